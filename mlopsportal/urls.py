@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from registry import views as registry_views
+
+handler400 = "registry.api_errors.json_or_html_400"
+handler403 = "registry.api_errors.json_or_html_403"
+handler404 = "registry.api_errors.json_or_html_404"
+handler500 = "registry.api_errors.json_or_html_500"
+
+api_v1 = [
+    path("", include("registry.api_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", registry_views.home, name="home"),
+    path("healthz", registry_views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("", include("registry.urls")),
+]

@@ -1,0 +1,24 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from .models import Project
+
+User = get_user_model()
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    team = forms.CharField(max_length=80, required=False, help_text="The team that owns the project.")
+    visibility = forms.ChoiceField(choices=Project.Visibility.choices, initial=Project.Visibility.INTERNAL)
+    leads = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        required=False,
+        help_text="Leave empty to lead it yourself.",
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )

@@ -1,0 +1,210 @@
+"""`make run`: the whole portal on one machine, supervised from one terminal.
+
+Starts (or reuses) a local MLflow server, loads the demo, then runs a Celery worker, Celery beat
+and the web server (gunicorn). Output of every process is prefixed with its name. Ctrl-C, SIGTERM,
+or any process dying stops all of them: each runs in its own process group, so its children go too.
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlparse
+
+import requests
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from registry.demo import DEMO_USERS, demo_load, demo_passwords
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+STOP_GRACE_SECONDS = 10
+
+
+class Supervisor:
+    def __init__(self, write: Any) -> None:
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.write = write
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        process = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # its own process group: we stop it and all its children
+        )
+        self.processes[name] = process
+        threading.Thread(target=self._relay, args=(name, process.stdout), daemon=True).start()
+
+    def _relay(self, name: str, stream: IO[bytes]) -> None:
+        for line in iter(stream.readline, b""):
+            self.write(f"{name:>7} | {line.decode(errors='replace').rstrip()}")
+
+    def first_exited(self) -> str | None:
+        return next((name for name, p in self.processes.items() if p.poll() is not None), None)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        # A server's workers may outlive their parent for a moment; take the whole group down.
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def _wait_until(url: str, *, seconds: float, supervisor: Supervisor, name: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _answers(url):
+            return
+        if supervisor.first_exited() == name:
+            raise CommandError(f"{name} exited before it answered at {url}; see its output above.")
+        time.sleep(0.3)
+    raise CommandError(f"{name} did not answer at {url} within {seconds:.0f} s.")
+
+
+class Command(BaseCommand):
+    help = "Run MLflow, a Celery worker, Celery beat and the web server together (what `make run` does)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORTAL_PORT", "8000")))
+        parser.add_argument("--skip-demo", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        supervisor = Supervisor(write=lambda line: (self.stdout.write(line), self.stdout.flush()))
+        # Ctrl-C reaches us as KeyboardInterrupt; make SIGTERM (e.g. from a process manager) do the same.
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            self._run(supervisor, options)
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+        finally:
+            supervisor.stop_all()
+            self.stdout.write("All processes stopped.")
+
+    def _run(self, supervisor: Supervisor, options: dict[str, Any]) -> None:
+        python = sys.executable
+        bin_dir = Path(python).parent
+        var_dir = settings.VAR_DIR
+        tracking = urlparse(settings.MLFLOW_TRACKING_URI)
+
+        if tracking.hostname in LOOPBACK_HOSTS and not _answers(f"{settings.MLFLOW_TRACKING_URI}/health"):
+            artifacts = var_dir / "mlartifacts"
+            artifacts.mkdir(exist_ok=True)
+            supervisor.start(
+                "mlflow",
+                [
+                    str(bin_dir / "mlflow"),
+                    "server",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(tracking.port or 5000),
+                    "--backend-store-uri",
+                    f"sqlite:///{var_dir / 'mlflow.sqlite3'}",
+                    "--artifacts-destination",
+                    str(artifacts),
+                    "--workers",
+                    "1",
+                ],
+                # Lean: the job runner is what makes a default server slow to start and large.
+                env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            )
+            _wait_until(f"{settings.MLFLOW_TRACKING_URI}/health", seconds=90, supervisor=supervisor, name="mlflow")
+        else:
+            self.stdout.write(f"Using the MLflow server at {settings.MLFLOW_TRACKING_URI}")
+
+        if not options["skip_demo"]:
+            demo_load()
+
+        supervisor.start(
+            "worker",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "mlopsportal",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--hostname",
+                "local@%h",
+            ],
+        )
+        supervisor.start(
+            "beat",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "mlopsportal",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(var_dir / "celerybeat-schedule"),
+            ],
+        )
+        address = f"{options['host']}:{options['port']}"
+        supervisor.start(
+            "web",
+            [
+                str(bin_dir / "gunicorn"),
+                "mlopsportal.wsgi",
+                "--bind",
+                address,
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "5",
+            ],
+        )
+        _wait_until(f"http://{address}/login/", seconds=60, supervisor=supervisor, name="web")
+        self._banner(address)
+
+        while (exited := supervisor.first_exited()) is None:
+            time.sleep(0.5)
+        raise CommandError(f"{exited} stopped unexpectedly (exit code {supervisor.processes[exited].returncode}).")
+
+    def _banner(self, address: str) -> None:
+        lines = [
+            "",
+            f"  MLOps Portal is up:  http://{address}/",
+            f"  MLflow:              {settings.MLFLOW_TRACKING_URI}",
+            "  Demo logins:",
+        ]
+        passwords = demo_passwords()
+        lines += [f"    {u.role.value:<9} {u.username:<10} {passwords[u.username]}" for u in DEMO_USERS]
+        lines += ["  Ctrl-C stops everything.", ""]
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))

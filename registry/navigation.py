@@ -1,0 +1,23 @@
+"""The main navigation. Each app adds its entries from its AppConfig.ready(); an entry shows only
+to users holding its permission, so every role sees what it can do and nothing else."""
+
+from dataclasses import dataclass
+
+from .permissions import SIGNED_IN
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    permission: str  # a Django permission, or SIGNED_IN
+    # URL prefix that marks the entry as the current section.
+    section: str
+
+
+NAV_ITEMS: list[NavItem] = [
+    NavItem(
+        label="Projects", url_name="registry:project_list", permission="registry.view_project", section="/projects/"
+    ),
+    NavItem(label="API", url_name="api-docs", permission=SIGNED_IN, section="/api/"),
+]

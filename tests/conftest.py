@@ -1,0 +1,193 @@
+"""Shared fixtures: a real MLflow server, a real Celery worker, users for every role."""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from registry.roles import Role
+
+from .factories import ProjectFactory, UserFactory
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # The hashed-name manifest is built by collectstatic, a deployment step (`make run` does it and
+    # tests/test_make_run.py covers it); unit tests render pages from the source files instead.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # Factories create many users; a deliberately slow password hash would dominate the suite.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, *, seconds: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+def stop_process_group(process: subprocess.Popen, *, grace: float = 10) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@dataclass
+class MlflowServer:
+    uri: str
+    port: int
+    backend_dir: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log = open(self.backend_dir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--backend-store-uri",
+                f"sqlite:///{self.backend_dir / 'mlflow.sqlite3'}",
+                "--artifacts-destination",
+                str(self.backend_dir / "artifacts"),
+                "--workers",
+                "1",
+            ],
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_http(f"{self.uri}/health", seconds=90, process=self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process)
+            self.process = None
+            self.log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server() -> Iterator[MlflowServer]:
+    """One real MLflow tracking server for the whole test session, on a free loopback port."""
+    backend_dir = Path(tempfile.mkdtemp(prefix="portal-mlflow-"))
+    port = free_port()
+    server = MlflowServer(uri=f"http://127.0.0.1:{port}", port=port, backend_dir=backend_dir)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(backend_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def mlflow_uri(mlflow_server: MlflowServer, settings) -> str:
+    """Points the portal at the session's MLflow server for one test."""
+    if mlflow_server.process is None:  # a test stopped it to see an outage; bring it back
+        mlflow_server.start()
+    settings.MLFLOW_TRACKING_URI = mlflow_server.uri
+    return mlflow_server.uri
+
+
+@pytest.fixture(scope="session")
+def celery_queue() -> str:
+    """A queue of our own, so a `make run` worker on the same broker never takes the tests' tasks."""
+    return f"portal-tests-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db, celery_queue: str) -> Iterator[object]:
+    """A real Celery worker (threads in this process) consuming from the configured broker.
+    Tests using it see data through committed transactions, hence transactional_db."""
+    from celery.contrib.testing.worker import start_worker
+
+    from mlopsportal.celery import app
+
+    app.conf.task_default_queue = celery_queue
+    app.conf.task_always_eager = False
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        queues=[celery_queue],
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker
+
+
+def _user(role: Role | None, username: str):
+    return UserFactory(username=username, roles=[role] if role else [])
+
+
+@pytest.fixture
+def manager(db):
+    return _user(Role.MANAGER, "maya")
+
+
+@pytest.fixture
+def reviewer(db):
+    return _user(Role.REVIEWER, "ravi")
+
+
+@pytest.fixture
+def engineer(db):
+    return _user(Role.ENGINEER, "erin")
+
+
+@pytest.fixture
+def portal_admin(db):
+    return _user(Role.ADMIN, "ada")
+
+
+@pytest.fixture
+def outsider(db):
+    """An engineer who belongs to no project."""
+    return _user(Role.ENGINEER, "otto")
+
+
+@pytest.fixture
+def private_project(engineer, reviewer, manager):
+    project = ProjectFactory(name="Private pilot", visibility="private")
+    project.memberships.create(user=engineer, role="lead")
+    project.memberships.create(user=reviewer, role="member")
+    project.memberships.create(user=manager, role="member")
+    return project

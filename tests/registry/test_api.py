@@ -1,0 +1,61 @@
+"""API conventions: JSON errors with a message, token authentication, OpenAPI schema."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_anonymous_api_call_gets_401_json_naming_the_token_scheme(client):
+    response = client.get("/api/v1/projects/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_an_unknown_api_url_gets_json_404_not_an_html_page(client, engineer):
+    client.force_login(engineer)
+    response = client.get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "/api/v1/nothing-here/" in response.json()["error"]["message"]
+
+
+def test_malformed_json_gets_400_with_the_parse_error(client, engineer):
+    client.force_login(engineer)
+    response = client.post("/api/v1/projects/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_a_wrong_method_gets_405_json(client, engineer):
+    client.force_login(engineer)
+    response = client.delete("/api/v1/me/")
+    assert response.status_code in (403, 405)
+    assert response.json()["error"]["message"]
+
+
+def test_a_token_minted_on_the_profile_page_authenticates_api_calls(client, engineer):
+    client.force_login(engineer)
+    page = client.post("/profile/token/")
+    key = Token.objects.get(user=engineer).key
+    assert key in page.content.decode()
+    client.logout()
+
+    response = client.get("/api/v1/me/", headers={"Authorization": f"Token {key}"})
+    assert response.status_code == 200
+    assert response.json()["username"] == engineer.username
+    assert response.json()["roles"] == ["Engineer"]
+
+    client.force_login(engineer)
+    client.post("/profile/token/")  # rotating revokes the old key
+    client.logout()
+    assert client.get("/api/v1/me/", headers={"Authorization": f"Token {key}"}).status_code == 401
+
+
+def test_the_openapi_schema_describes_the_endpoints(client, engineer):
+    client.force_login(engineer)
+    response = client.get("/api/v1/schema/", headers={"Accept": "application/vnd.oai.openapi+json"})
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {"/api/v1/me/", "/api/v1/projects/", "/api/v1/projects/{slug}/"} <= set(paths)
