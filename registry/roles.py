@@ -94,11 +94,17 @@ def sync_role_groups_after_migrate(sender: AppConfig, **kwargs: Any) -> None:
 def roles_of(user: AbstractBaseUser | AnonymousUser) -> list[Role]:
     if not user.is_authenticated:
         return []
+    # Navigation, permissions and selectors all ask during one request: read the groups once per
+    # user object (a fresh object per request, so a role change shows on the next request).
+    cached: list[Role] | None = getattr(user, "_portal_roles", None)
+    if cached is not None:
+        return list(cached)
     names = {g.name for g in user.groups.all()}
     roles = [role for role in Role if role.value in names]
     if user.is_superuser and Role.ADMIN not in roles:
         roles.append(Role.ADMIN)
-    return roles
+    user._portal_roles = roles
+    return list(roles)
 
 
 def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:

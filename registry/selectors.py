@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from .models import Project, ProjectMembership
 from .roles import is_admin
@@ -19,10 +20,16 @@ def projects_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[P
 
 def project_list_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
     memberships = ProjectMembership.objects.select_related("user").order_by("role", "user__username")
+    # A correlated subquery, not a join with GROUP BY: the database counts members for the one page
+    # of projects shown instead of grouping every visible project first.
+    member_count = (
+        ProjectMembership.objects.filter(project=OuterRef("pk")).order_by().values("project").annotate(n=Count("*"))
+    )
     return (
         projects_visible_to(user=user)
-        .annotate(member_count=Count("memberships", distinct=True))
+        .annotate(member_count=Coalesce(Subquery(member_count.values("n"), output_field=IntegerField()), Value(0)))
         .prefetch_related(Prefetch("memberships", queryset=memberships))
+        .order_by("name")
     )
 
 

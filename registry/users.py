@@ -33,4 +33,5 @@ def user_upsert(
         user.set_unusable_password()
     user.save()
     user.groups.set(Group.objects.filter(name__in=[r.value for r in roles]))
+    user.__dict__.pop("_portal_roles", None)  # roles_of() caches on the instance
     return user, created
