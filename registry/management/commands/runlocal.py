@@ -95,7 +95,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         supervisor = Supervisor(write=lambda line: (self.stdout.write(line), self.stdout.flush()))
-        # Ctrl-C reaches us as KeyboardInterrupt; make SIGTERM (e.g. from a process manager) do the same.
+        # Ctrl-C and SIGTERM (e.g. from a process manager) both stop everything. SIGINT is set
+        # explicitly: a shell that starts us in the background makes it ignored, and Python keeps
+        # an inherited "ignore" instead of raising KeyboardInterrupt.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         try:
             self._run(supervisor, options)
