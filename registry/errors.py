@@ -23,3 +23,8 @@ class Conflict(PortalError):
 
 class MlflowUnavailable(Exception):
     """The MLflow server did not answer in time or answered 5xx: transient, worth a retry."""
+
+
+class MlflowRejected(Exception):
+    """MLflow answered a request with a 4xx other than "not found": our request is wrong, a retry
+    would not help."""

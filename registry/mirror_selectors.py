@@ -1,0 +1,148 @@
+"""Reads of the MLflow mirror. Every list hides the objects of private projects from non-members and
+carries the joins its page needs, so pages do a fixed number of queries whatever the row count."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Greatest
+
+from .models import Experiment, ModelVersion, Project, RegisteredModel, Run, SyncRun
+from .roles import is_admin
+from .selectors import projects_visible_to
+
+
+def _visible(user: AbstractBaseUser | AnonymousUser, project_path: str = "project") -> Q:
+    """Objects with no project, or a project the user may see."""
+    if is_admin(user):
+        return Q()
+    visible = projects_visible_to(user=user).values("pk")
+    return Q(**{f"{project_path}__isnull": True}) | Q(**{f"{project_path}__in": visible})
+
+
+def experiments_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Experiment]:
+    if not user.is_authenticated:
+        return Experiment.objects.none()
+    return Experiment.objects.filter(_visible(user)).select_related("project")
+
+
+def experiment_list_for(
+    *, user: AbstractBaseUser | AnonymousUser, search: str = "", include_deleted: bool = False
+) -> QuerySet[Experiment]:
+    """Experiments with their run count and last activity (newest run start or end), newest first."""
+    runs = Run.objects.filter(experiment=OuterRef("pk"), deleted_at__isnull=True).order_by().values("experiment")
+    experiments = experiments_visible_to(user=user)
+    if not include_deleted:
+        experiments = experiments.filter(deleted_at__isnull=True)
+    if search:
+        experiments = experiments.filter(name__icontains=search)
+    return experiments.annotate(
+        run_count=Subquery(runs.annotate(n=Count("*")).values("n")[:1]),
+        last_run_activity=Subquery(runs.annotate(t=Max(Greatest("start_time", "end_time"))).values("t")[:1]),
+    ).order_by("name")
+
+
+def runs_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Run]:
+    if not user.is_authenticated:
+        return Run.objects.none()
+    return Run.objects.filter(_visible(user, "experiment__project")).select_related("experiment__project")
+
+
+def registered_models_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[RegisteredModel]:
+    if not user.is_authenticated:
+        return RegisteredModel.objects.none()
+    return RegisteredModel.objects.filter(_visible(user)).select_related("project")
+
+
+def model_list_for(*, user: AbstractBaseUser | AnonymousUser, search: str = "") -> QuerySet[RegisteredModel]:
+    versions = (
+        ModelVersion.objects.filter(registered_model=OuterRef("pk"), deleted_at__isnull=True)
+        .order_by()
+        .values("registered_model")
+        .annotate(n=Count("*"))
+        .values("n")[:1]
+    )
+    models = registered_models_visible_to(user=user).filter(deleted_at__isnull=True)
+    if search:
+        models = models.filter(name__icontains=search)
+    return models.annotate(version_count=Subquery(versions)).order_by("name")
+
+
+def model_detail_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[RegisteredModel]:
+    versions = ModelVersion.objects.select_related("run__experiment").order_by("-version")
+    return registered_models_visible_to(user=user).prefetch_related(Prefetch("versions", queryset=versions))
+
+
+def versions_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ModelVersion]:
+    if not user.is_authenticated:
+        return ModelVersion.objects.none()
+    return ModelVersion.objects.filter(_visible(user, "registered_model__project")).select_related(
+        "registered_model", "run__experiment"
+    )
+
+
+def projects_linkable_by(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+    """Projects a user may link experiments and models to: admins any, engineers their own."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if is_admin(user):
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user).distinct()
+
+
+@dataclass(frozen=True)
+class ProjectMirror:
+    experiments: list[Experiment]
+    models: list[RegisteredModel]
+    # What the user may link here (None: they may not link): unlinked experiments and models.
+    linkable_experiments: list[Experiment] | None
+    linkable_models: list[RegisteredModel] | None
+
+
+def project_mirror(*, project: Project, user: AbstractBaseUser | AnonymousUser) -> ProjectMirror:
+    """The project's experiments and models, and for engineers of the project the mirror's unlinked
+    ones to choose from."""
+    may_link = projects_linkable_by(user=user).filter(pk=project.pk).exists()
+    experiments = Experiment.objects.filter(deleted_at__isnull=True).order_by("name")
+    models = RegisteredModel.objects.filter(deleted_at__isnull=True).order_by("name")
+    return ProjectMirror(
+        experiments=list(experiments.filter(project=project)),
+        models=list(models.filter(project=project)),
+        linkable_experiments=list(experiments.filter(project__isnull=True)[:500])
+        if may_link and user.has_perm("registry.change_experiment")
+        else None,
+        linkable_models=list(models.filter(project__isnull=True)[:500])
+        if may_link and user.has_perm("registry.change_registeredmodel")
+        else None,
+    )
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    mlflow_uri: str
+    running: SyncRun | None
+    last_incremental: SyncRun | None
+    last_full: SyncRun | None
+    last_failure: SyncRun | None
+    recent: list[SyncRun]
+
+    @property
+    def latest_id(self) -> int:
+        return self.recent[0].pk if self.recent else 0
+
+
+def sync_status(*, mlflow_uri: str) -> SyncStatus:
+    recent = list(SyncRun.objects.select_related("requested_by").order_by("-started_at", "-pk")[:10])
+    finished = [SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED]
+
+    def last(**filters: object) -> SyncRun | None:
+        return SyncRun.objects.filter(**filters).order_by("-started_at", "-pk").first()
+
+    return SyncStatus(
+        mlflow_uri=mlflow_uri,
+        running=next((s for s in recent if s.status == SyncRun.Status.RUNNING), None),
+        last_incremental=last(kind=SyncRun.Kind.INCREMENTAL, status__in=finished),
+        last_full=last(kind=SyncRun.Kind.FULL, status__in=finished),
+        last_failure=last(status=SyncRun.Status.FAILED),
+        recent=recent,
+    )

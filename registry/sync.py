@@ -1,0 +1,593 @@
+"""Keeps the mirror (Experiment, Run, RegisteredModel, ModelVersion) equal to the MLflow server.
+
+Designed around MLflow's quirks (see the issue and REFERENCE.md):
+- runs have no last-update time: the incremental pass re-reads runs that started or ended after the
+  last watermark (minus an overlap for client clocks) and runs still running; a metric logged late
+  to a finished run, or a run deleted later, is only seen by the periodic full reconcile;
+- model-version tag and alias changes do not move `last_updated_timestamp`, and version searches
+  can return empty aliases: aliases are read from the registered model on every pass (one cheap
+  listing), versions are re-read when their model changed and on every full reconcile;
+- page tokens are offsets: a full pass never marks a row deleted because it was missing from a
+  listing; it asks MLflow for that one object first.
+
+Writes are upserts keyed on MLflow's ids that leave unchanged rows alone, so a re-run changes
+nothing. A SyncRun row in state "running" is the lock (a partial unique constraint allows one).
+"""
+
+import json
+import logging
+import math
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, models, transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from .errors import MlflowRejected, MlflowUnavailable
+from .mlflow_client import MlflowRestClient
+from .models import Experiment, MetricHistory, ModelVersion, RegisteredModel, Run, SyncRun
+from .signals import model_aliases_changed
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("experiments", "runs", "models", "versions")
+BATCH = 500
+# Experiment ids per runs/search request: keeps the request body and the server's query small.
+EXPERIMENTS_PER_SEARCH = 100
+# Concurrent MLmodel reads: MLflow's server answers several at once even with one worker.
+SIGNATURE_READERS = 4
+LOGGED_MODEL_SOURCE = re.compile(r"^models:/(m-[0-9a-f]+)")
+
+
+@dataclass
+class SyncCounts:
+    by_kind: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {kind: {"created": 0, "updated": 0, "deleted": 0} for kind in KINDS}
+    )
+
+    def add(self, kind: str, what: str, n: int = 1) -> None:
+        self.by_kind[kind][what] += n
+
+    def total_changes(self) -> int:
+        return sum(sum(changes.values()) for changes in self.by_kind.values())
+
+
+# --- MLflow JSON -> mirror fields (pure functions) ---------------------------------------------
+
+
+def ms_to_datetime(ms: int | str | None) -> datetime | None:
+    if ms in (None, "", 0, "0"):
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+
+
+def _tags(items: Iterable[dict[str, Any]] | None) -> dict[str, str]:
+    return {item["key"]: item.get("value", "") for item in items or []}
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None  # JSON columns cannot hold NaN or infinity
+
+
+def experiment_fields(data: dict[str, Any]) -> dict[str, Any]:
+    stage = data.get("lifecycle_stage", "active")
+    return {
+        "name": data.get("name", ""),
+        "lifecycle_stage": Experiment.Lifecycle.DELETED if stage == "deleted" else Experiment.Lifecycle.ACTIVE,
+        "artifact_location": data.get("artifact_location", "") or "",
+        "tags": _tags(data.get("tags")),
+        "created_at": ms_to_datetime(data.get("creation_time")),
+        "updated_at": ms_to_datetime(data.get("last_update_time")),
+    }
+
+
+def _dataset(item: dict[str, Any]) -> dict[str, Any]:
+    dataset = item.get("dataset", {})
+    source = dataset.get("source", "")
+    try:  # MLflow stores the source as a JSON document, usually {"uri": ...}
+        parsed = json.loads(source)
+        if isinstance(parsed, dict):
+            source = parsed.get("uri") or parsed.get("url") or parsed.get("path") or source
+    except (TypeError, ValueError):
+        pass
+    return {
+        "name": dataset.get("name", ""),
+        "digest": dataset.get("digest", ""),
+        "source": source,
+        "source_type": dataset.get("source_type", ""),
+        "context": _tags(item.get("tags")).get("mlflow.data.context", ""),
+    }
+
+
+def run_fields(data: dict[str, Any]) -> dict[str, Any]:
+    info, body = data.get("info", {}), data.get("data", {})
+    tags = _tags(body.get("tags"))
+    metrics: dict[str, float | None] = {}
+    steps: dict[str, int] = {}
+    for metric in body.get("metrics", []):
+        metrics[metric["key"]] = _finite(metric.get("value"))
+        steps[metric["key"]] = int(metric.get("step", 0) or 0)
+    return {
+        "name": info.get("run_name") or tags.get("mlflow.runName", ""),
+        "status": info.get("status", Run.Status.RUNNING),
+        "lifecycle_stage": info.get("lifecycle_stage", "active"),
+        "start_time": ms_to_datetime(info.get("start_time")),
+        "end_time": ms_to_datetime(info.get("end_time")),
+        "user": tags.get("mlflow.user") or info.get("user_id", "") or "",
+        "artifact_uri": info.get("artifact_uri", "") or "",
+        "params": {p["key"]: p.get("value", "") for p in body.get("params", [])},
+        "metrics": metrics,
+        "metric_steps": steps,
+        "tags": tags,
+        "source_name": tags.get("mlflow.source.name", "")[:1000],
+        "source_type": tags.get("mlflow.source.type", "")[:20],
+        "git_commit": tags.get("mlflow.source.git.commit", "")[:64],
+        "datasets": [_dataset(item) for item in data.get("inputs", {}).get("dataset_inputs", [])],
+        "logged_models": [
+            {"model_id": out.get("model_id", ""), "step": int(out.get("step", 0) or 0)}
+            for out in data.get("outputs", {}).get("model_outputs", [])
+        ],
+    }
+
+
+def _run_watermark_ms(data: dict[str, Any]) -> int:
+    info = data.get("info", {})
+    return max(int(info.get("start_time") or 0), int(info.get("end_time") or 0))
+
+
+def registered_model_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "description": data.get("description", "") or "",
+        "tags": _tags(data.get("tags")),
+        "aliases": {a["alias"]: int(a["version"]) for a in data.get("aliases", [])},
+        "created_at": ms_to_datetime(data.get("creation_timestamp")),
+        "updated_at": ms_to_datetime(data.get("last_updated_timestamp")),
+    }
+
+
+def version_fields(data: dict[str, Any], *, aliases: dict[str, int]) -> dict[str, Any]:
+    version = int(data["version"])
+    source = data.get("source", "") or ""
+    logged_model = LOGGED_MODEL_SOURCE.match(source)
+    return {
+        "run_id": data.get("run_id", "") or "",
+        "model_id": data.get("model_id") or (logged_model.group(1) if logged_model else ""),
+        "status": data.get("status", "") or "",
+        "source": source[:1000],
+        "description": data.get("description", "") or "",
+        "tags": _tags(data.get("tags")),
+        "aliases": sorted(alias for alias, v in aliases.items() if v == version),
+        "created_at": ms_to_datetime(data.get("creation_timestamp")),
+        "updated_at": ms_to_datetime(data.get("last_updated_timestamp")),
+    }
+
+
+def _column_type(spec: dict[str, Any]) -> str:
+    kind = spec.get("type", "")
+    if kind == "tensor":
+        tensor = spec.get("tensor-spec", {})
+        return f"tensor<{tensor.get('dtype', '?')}>{list(tensor.get('shape', []))}"
+    if kind == "array":
+        return f"array<{_column_type(spec.get('items', {}))}>"
+    if kind == "object":
+        inner = ", ".join(f"{p}: {_column_type(s)}" for p, s in spec.get("properties", {}).items())
+        return f"object<{inner}>"
+    return str(kind)
+
+
+def signature_columns(schema_json: str | None) -> list[dict[str, Any]] | None:
+    """One side of an MLmodel signature (a JSON string) as [{"name", "type", "required"}]."""
+    if not schema_json:
+        return None
+    specs = json.loads(schema_json) if isinstance(schema_json, str) else schema_json
+    return [
+        {"name": spec.get("name"), "type": _column_type(spec), "required": bool(spec.get("required", True))}
+        for spec in specs
+    ]
+
+
+def signature_from_mlmodel(text: str) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
+    """(inputs, outputs) from an MLmodel file; (None, None) when the model has no signature."""
+    document = yaml.safe_load(text) or {}
+    signature = document.get("signature") or {}
+    return signature_columns(signature.get("inputs")), signature_columns(signature.get("outputs"))
+
+
+# --- upserts ----------------------------------------------------------------------------------
+
+
+def _apply(obj: models.Model, fields: dict[str, Any]) -> bool:
+    """Set the fields that differ and remember their names for _save_changed."""
+    changed: set[str] = getattr(obj, "_sync_changed", set())
+    for name, value in fields.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed.add(name)
+    obj._sync_changed = changed
+    return bool(changed)
+
+
+def _save_changed(model: type[models.Model], objs: list[models.Model], *, now: datetime) -> None:
+    """One UPDATE per changed row, of its changed fields only. A sync changes few rows of many; an
+    UPDATE by primary key is cheaper than bulk_update's CASE over every field of every row."""
+    with transaction.atomic():
+        for obj in objs:
+            fields = {name: getattr(obj, name) for name in getattr(obj, "_sync_changed", ())}
+            if fields:
+                model.objects.filter(pk=obj.pk).update(synced_at=now, **fields)
+
+
+def _deleted_at(current: datetime | None, *, deleted: bool, now: datetime) -> datetime | None:
+    if deleted:
+        return current or now
+    return None
+
+
+class _Pass:
+    """One sync pass: holds the client, the counts and the time the pass treats as "now"."""
+
+    def __init__(self, client: MlflowRestClient, counts: SyncCounts) -> None:
+        self.client = client
+        self.counts = counts
+        self.now = timezone.now()
+        self.watermark_ms = 0
+        self.new_experiments: list[str] = []
+
+    # experiments
+
+    def experiments(self, *, full: bool) -> None:
+        seen: dict[str, dict[str, Any]] = {e["experiment_id"]: experiment_fields(e) for e in self.client.experiments()}
+        existing = {e.mlflow_id: e for e in Experiment.objects.all()}
+        created, changed = [], []
+        for mlflow_id, fields in seen.items():
+            obj = existing.get(mlflow_id)
+            deleted = fields["lifecycle_stage"] == Experiment.Lifecycle.DELETED
+            if obj is None:
+                created.append(Experiment(mlflow_id=mlflow_id, deleted_at=self.now if deleted else None, **fields))
+                continue
+            was_deleted = obj.deleted_at is not None
+            fields["deleted_at"] = _deleted_at(obj.deleted_at, deleted=deleted, now=self.now)
+            if _apply(obj, fields):
+                changed.append(obj)
+                self.counts.add("experiments", "deleted" if deleted and not was_deleted else "updated")
+        # The experiment listing is one page (up to 50,000): one missing from it was purged.
+        for mlflow_id, obj in existing.items():
+            if mlflow_id not in seen and obj.deleted_at is None:
+                _apply(obj, {"lifecycle_stage": Experiment.Lifecycle.DELETED, "deleted_at": self.now})
+                changed.append(obj)
+                self.counts.add("experiments", "deleted")
+        Experiment.objects.bulk_create(created, batch_size=BATCH)
+        self.new_experiments = [e.mlflow_id for e in created if e.deleted_at is None]
+        self.counts.add("experiments", "created", len(created))
+        _save_changed(Experiment, changed, now=self.now)
+
+    # runs
+
+    def _search_runs(self, experiment_ids: list[str], filter_string: str = "") -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(experiment_ids), EXPERIMENTS_PER_SEARCH):
+            chunk = experiment_ids[start : start + EXPERIMENTS_PER_SEARCH]
+            for data in self.client.runs(experiment_ids=chunk, filter_string=filter_string):
+                found[data["info"]["run_id"]] = data
+        return found
+
+    def runs(self, *, full: bool, since_ms: int | None) -> None:
+        experiments = dict(Experiment.objects.filter(deleted_at__isnull=True).values_list("mlflow_id", "pk"))
+        ids = sorted(experiments)
+        if full or since_ms is None:
+            fetched = self._search_runs(ids)
+        else:
+            # A new experiment may bring runs of any age (imported, or created while we were down).
+            fetched = self._search_runs(sorted(self.new_experiments))
+            fetched.update(self._search_runs(ids, f"attributes.start_time >= {since_ms}"))
+            fetched.update(self._search_runs(ids, f"attributes.end_time >= {since_ms}"))
+            fetched.update(self._search_runs(ids, "attributes.status = 'RUNNING'"))
+        # Runs the mirror thinks are running but no search returned (killed without an end time,
+        # deleted): ask for each. On a full pass, every alive run the listing missed.
+        alive = Run.objects.filter(deleted_at__isnull=True, experiment__deleted_at__isnull=True)
+        if not full:
+            alive = alive.filter(status__in=[Run.Status.RUNNING, Run.Status.SCHEDULED])
+        missing = set(alive.values_list("run_id", flat=True)) - set(fetched)
+        gone: set[str] = set()
+        for run_id in missing:
+            data = self.client.run(run_id)
+            if data is None:
+                gone.add(run_id)
+            else:
+                fetched[run_id] = data
+        if fetched:
+            self.watermark_ms = max(_run_watermark_ms(d) for d in fetched.values())
+        self._runs_upsert(fetched, experiments)
+        if gone:
+            marked = Run.objects.filter(run_id__in=gone, deleted_at__isnull=True).update(
+                deleted_at=self.now, lifecycle_stage="deleted"
+            )
+            self.counts.add("runs", "deleted", marked)
+
+    def _runs_upsert(self, fetched: dict[str, dict[str, Any]], experiments: dict[str, int]) -> None:
+        existing: dict[str, Run] = {}
+        ids = list(fetched)
+        for start in range(0, len(ids), 5000):
+            existing.update({r.run_id: r for r in Run.objects.filter(run_id__in=ids[start : start + 5000])})
+        created, changed, metrics_moved = [], [], []
+        for run_id, data in fetched.items():
+            experiment_pk = experiments.get(data["info"].get("experiment_id"))
+            if experiment_pk is None:  # run of an experiment the mirror does not hold (yet)
+                continue
+            fields = run_fields(data)
+            deleted = fields["lifecycle_stage"] == "deleted"
+            obj = existing.get(run_id)
+            if obj is None:
+                created.append(
+                    Run(run_id=run_id, experiment_id=experiment_pk, deleted_at=self.now if deleted else None, **fields)
+                )
+                continue
+            was_deleted = obj.deleted_at is not None
+            old_metrics = obj.metrics
+            fields["deleted_at"] = _deleted_at(obj.deleted_at, deleted=deleted, now=self.now)
+            fields["experiment_id"] = experiment_pk
+            if _apply(obj, fields):
+                changed.append(obj)
+                self.counts.add("runs", "deleted" if deleted and not was_deleted else "updated")
+                if obj.metrics != old_metrics:
+                    metrics_moved.append(obj.pk)
+        Run.objects.bulk_create(created, batch_size=BATCH)
+        self.counts.add("runs", "created", len(created))
+        _save_changed(Run, changed, now=self.now)
+        if metrics_moved:  # cached histories of these runs are stale
+            MetricHistory.objects.filter(run_id__in=metrics_moved).delete()
+
+    # registered models and versions
+
+    def models(self, *, full: bool, only: str | None = None) -> None:
+        if only is not None:
+            one = self.client.registered_model(only)
+            listed = {only: one} if one is not None else {}
+            existing = {m.name: m for m in RegisteredModel.objects.filter(name=only)}
+        else:
+            listed = {m["name"]: m for m in self.client.registered_models()}
+            existing = {m.name: m for m in RegisteredModel.objects.all()}
+        created, changed, need_versions = [], [], set()
+        alias_moves: list[tuple[RegisteredModel, dict[str, int], dict[str, int]]] = []
+        for name, data in listed.items():
+            fields = registered_model_fields(data)
+            obj = existing.get(name)
+            if obj is None:
+                created.append(RegisteredModel(name=name, **fields))
+                need_versions.add(name)
+                continue
+            old_aliases, old_updated, was_deleted = dict(obj.aliases), obj.updated_at, obj.deleted_at is not None
+            fields["deleted_at"] = None
+            if _apply(obj, fields):
+                changed.append(obj)
+                self.counts.add("models", "updated")
+                if obj.aliases != old_aliases:
+                    alias_moves.append((obj, old_aliases, obj.aliases))
+                if obj.updated_at != old_updated or was_deleted:
+                    need_versions.add(name)
+        # Missing from the listing: confirm with MLflow before marking deleted (offset paging).
+        for name, obj in existing.items():
+            if name in listed or obj.deleted_at is not None:
+                continue
+            if only is None and self.client.registered_model(name) is not None:
+                continue  # shifted out of the listing, still there: the next pass reads it
+            _apply(obj, {"deleted_at": self.now})
+            changed.append(obj)
+            self.counts.add("models", "deleted")
+            marked = obj.versions.filter(deleted_at__isnull=True).update(deleted_at=self.now)
+            self.counts.add("versions", "deleted", marked)
+        RegisteredModel.objects.bulk_create(created, batch_size=BATCH)
+        self.counts.add("models", "created", len(created))
+        _save_changed(RegisteredModel, changed, now=self.now)
+        mirror = {m.name: m for m in RegisteredModel.objects.filter(name__in=list(listed))}
+        if full:
+            by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for version in self.client.model_versions():
+                by_model[version["name"]].append(version)
+            need_versions = set(listed)
+        else:
+            # Versions still being created may change status without moving their model's time.
+            pending = ModelVersion.objects.filter(
+                registered_model__name__in=list(listed), deleted_at__isnull=True
+            ).exclude(status="READY")
+            need_versions |= set(pending.values_list("registered_model__name", flat=True))
+            by_model = {name: list(self.client.model_versions(name=name)) for name in sorted(need_versions)}
+        # The mirrored versions of every model to compare, in one query rather than one per model.
+        mirrored: dict[int, dict[int, ModelVersion]] = defaultdict(dict)
+        wanted = [mirror[name].pk for name in need_versions if name in mirror]
+        for version in ModelVersion.objects.filter(registered_model_id__in=wanted):
+            mirrored[version.registered_model_id][version.version] = version
+        for name in need_versions:
+            if name in mirror:
+                self._versions_upsert(mirror[name], by_model.get(name, []), existing=mirrored[mirror[name].pk])
+        # Aliases moved on a model whose versions were not re-read: derive them from the model's.
+        for model, _old, _new in alias_moves:
+            if model.name not in need_versions:
+                self._version_aliases_refresh(model)
+        for model, old, new in alias_moves:
+            model_aliases_changed.send(sender=RegisteredModel, registered_model=model, old=old, new=new)
+
+    def _versions_upsert(
+        self, model: RegisteredModel, listed: list[dict[str, Any]], *, existing: dict[int, ModelVersion]
+    ) -> None:
+        seen: set[int] = set()
+        created, changed = [], []
+        for data in listed:
+            number = int(data["version"])
+            seen.add(number)
+            fields = version_fields(data, aliases=model.aliases)
+            obj = existing.get(number)
+            if obj is None:
+                created.append(ModelVersion(registered_model=model, version=number, **fields))
+                continue
+            was_deleted = obj.deleted_at is not None
+            fields["deleted_at"] = None
+            if _apply(obj, fields):
+                changed.append(obj)
+                self.counts.add("versions", "updated" if not was_deleted else "created")
+        for number, obj in existing.items():
+            if number not in seen and obj.deleted_at is None:
+                _apply(obj, {"deleted_at": self.now})
+                changed.append(obj)
+                self.counts.add("versions", "deleted")
+        ModelVersion.objects.bulk_create(created, batch_size=BATCH)
+        self.counts.add("versions", "created", len(created))
+        _save_changed(ModelVersion, changed, now=self.now)
+
+    def _version_aliases_refresh(self, model: RegisteredModel) -> None:
+        changed = []
+        for version in model.versions.filter(deleted_at__isnull=True):
+            aliases = sorted(alias for alias, v in model.aliases.items() if v == version.version)
+            if _apply(version, {"aliases": aliases}):
+                changed.append(version)
+        _save_changed(ModelVersion, changed, now=self.now)
+        self.counts.add("versions", "updated", len(changed))
+
+    def links(self) -> None:
+        """Point versions at their mirrored run (the run may arrive after the version)."""
+        ModelVersion.objects.filter(run__isnull=True).exclude(run_id="").update(
+            run=Subquery(Run.objects.filter(run_id=OuterRef("run_id")).values("pk")[:1])
+        )
+
+    def signatures(self, *, only: str | None = None) -> None:
+        """Read each version's signature from its MLmodel file, once: a version's files never change.
+        Two requests per version, made a few at a time (they wait on the network, not on us)."""
+        todo = ModelVersion.objects.filter(signature_read=False, status="READY", deleted_at__isnull=True)
+        if only is not None:
+            todo = todo.filter(registered_model__name=only)
+        versions = list(todo.select_related("registered_model"))
+        if not versions:
+            return
+        uri, timeout, retries = self.client.tracking_uri, self.client.timeout, self.client.retries
+
+        def read(version: ModelVersion) -> tuple[int, Any, Any]:
+            client = MlflowRestClient(uri, timeout=timeout, retries=retries)  # a session per thread
+            location = client.model_version_download_uri(name=version.registered_model.name, version=version.version)
+            text = client.artifact_text(f"{location.rstrip('/')}/MLmodel") if location else None
+            inputs, outputs = signature_from_mlmodel(text) if text else (None, None)
+            return version.pk, inputs, outputs
+
+        with ThreadPoolExecutor(max_workers=SIGNATURE_READERS) as pool:
+            results = list(pool.map(read, versions))
+        with transaction.atomic():
+            for pk, inputs, outputs in results:
+                ModelVersion.objects.filter(pk=pk).update(
+                    signature_inputs=inputs, signature_outputs=outputs, signature_read=True
+                )
+
+
+# --- the lock and the entry point -------------------------------------------------------------
+
+
+def _lock_take(*, kind: str, target: str, uri: str, requested_by: AbstractBaseUser | None) -> SyncRun | None:
+    now = timezone.now()
+    SyncRun.objects.filter(status=SyncRun.Status.RUNNING, started_at__lt=now - settings.PORTAL_SYNC_STALE_AFTER).update(
+        status=SyncRun.Status.FAILED, finished_at=now, error="Abandoned: the process running this sync stopped."
+    )
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                kind=kind, target=target, mlflow_uri=uri, started_at=now, requested_by=requested_by
+            )
+    except IntegrityError:
+        return None
+
+
+def last_watermark_ms() -> int | None:
+    """The newest run time seen by the last successful incremental or full sync (MLflow's clock)."""
+    return (
+        SyncRun.objects.filter(
+            status=SyncRun.Status.SUCCEEDED,
+            kind__in=[SyncRun.Kind.INCREMENTAL, SyncRun.Kind.FULL],
+            runs_watermark_ms__isnull=False,
+        )
+        .order_by("-started_at")
+        .values_list("runs_watermark_ms", flat=True)
+        .first()
+    )
+
+
+def sync_execute(
+    *,
+    kind: str = SyncRun.Kind.INCREMENTAL,
+    model_name: str = "",
+    requested_by: AbstractBaseUser | None = None,
+    requested_by_id: int | None = None,
+    tracking_uri: str | None = None,
+    raise_errors: bool = False,
+) -> SyncRun:
+    """Run one sync pass now and return its record. A pass that cannot take the lock returns a
+    "skipped" record. A failure is recorded on the SyncRun (status failed, error) and re-raised
+    when `raise_errors` (Celery retries MlflowUnavailable)."""
+    if requested_by is None and requested_by_id is not None:
+        requested_by = get_user_model().objects.filter(pk=requested_by_id).first()
+    client = MlflowRestClient(tracking_uri)
+    previous = last_watermark_ms()
+    if kind == SyncRun.Kind.INCREMENTAL and previous is None:
+        kind = SyncRun.Kind.FULL  # nothing to be incremental from yet
+    if kind == SyncRun.Kind.MODEL and not model_name:
+        raise ValueError("A model sync needs the model's name.")
+    sync = _lock_take(kind=kind, target=model_name, uri=client.tracking_uri, requested_by=requested_by)
+    if sync is None:
+        now = timezone.now()
+        return SyncRun.objects.create(
+            kind=kind,
+            target=model_name,
+            mlflow_uri=client.tracking_uri,
+            status=SyncRun.Status.SKIPPED,
+            started_at=now,
+            finished_at=now,
+            duration_ms=0,
+            requested_by=requested_by,
+        )
+    counts = SyncCounts()
+    started = time.monotonic()
+    work = _Pass(client, counts)
+    try:
+        if kind == SyncRun.Kind.MODEL:
+            work.models(full=False, only=model_name)
+            work.links()
+            work.signatures(only=model_name)
+        else:
+            full = kind == SyncRun.Kind.FULL
+            overlap_ms = int(settings.PORTAL_SYNC_OVERLAP.total_seconds() * 1000)
+            since = None if full or previous is None else previous - overlap_ms
+            work.experiments(full=full)
+            work.runs(full=full, since_ms=since)
+            work.models(full=full)
+            work.links()
+            work.signatures()
+    except (MlflowUnavailable, MlflowRejected, Exception) as exc:
+        sync.status, sync.error = SyncRun.Status.FAILED, f"{type(exc).__name__}: {exc}"[:5000]
+        logger.warning("MLflow sync %s failed: %s", sync.pk, sync.error)
+        _finish(sync, counts, started)
+        if raise_errors:
+            raise
+        return sync
+    sync.status = SyncRun.Status.SUCCEEDED
+    if kind != SyncRun.Kind.MODEL:
+        sync.runs_watermark_ms = max(work.watermark_ms, previous or 0)
+    _finish(sync, counts, started)
+    return sync
+
+
+def _finish(sync: SyncRun, counts: SyncCounts, started: float) -> None:
+    sync.finished_at = timezone.now()
+    sync.duration_ms = int((time.monotonic() - started) * 1000)
+    sync.counts = counts.by_kind
+    sync.save(update_fields=["status", "error", "finished_at", "duration_ms", "counts", "runs_watermark_ms"])

@@ -1,0 +1,144 @@
+"""Operating the sync: the command, the Celery tasks and schedule, the status page and API."""
+
+import time
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from registry.errors import MlflowUnavailable
+from registry.models import Run, SyncRun
+from registry.tasks import mlflow_sync
+
+from .mlflow_helpers import log_run, register_version, unique
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_sync_command_prints_what_changed_per_kind_and_how_long_it_took(mlflow_uri, mlflow_client):
+    experiment_id = mlflow_client.create_experiment(unique("command"))
+    log_run(mlflow_client, experiment_id, params={"depth": "3"})
+    out = StringIO()
+
+    call_command("mlflow_sync", "--full", stdout=out)
+
+    text = out.getvalue()
+    assert f"Full reconcile sync of {mlflow_uri}: succeeded" in text
+    runs_line = next(line for line in text.splitlines() if line.strip().startswith("runs"))
+    assert f"created {Run.objects.count():>6}" in runs_line
+    assert "Took " in text
+    assert SyncRun.objects.get().kind == SyncRun.Kind.FULL
+
+
+def test_the_sync_command_fails_with_the_reason_when_mlflow_is_down(settings, mlflow_uri):
+    settings.MLFLOW_TRACKING_URI = "http://127.0.0.1:9"  # nothing listens on the discard port
+    settings.MLFLOW_REQUEST_RETRIES = 0
+    with pytest.raises(CommandError, match="did not answer"):
+        call_command("mlflow_sync", stdout=StringIO())
+    assert SyncRun.objects.get().status == SyncRun.Status.FAILED
+
+
+def test_beat_runs_an_incremental_sync_every_minute_and_a_full_reconcile_every_hour(settings):
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    incremental, full = schedule["mlflow-sync-incremental"], schedule["mlflow-sync-full"]
+    assert incremental["task"] == full["task"] == mlflow_sync.name
+    assert incremental["kwargs"] == {"kind": "incremental"} and incremental["schedule"].total_seconds() == 60
+    assert full["kwargs"] == {"kind": "full"} and full["schedule"].total_seconds() == 3600
+
+
+def test_the_sync_task_retries_only_mlflow_outages_with_backoff_and_a_limit():
+    assert mlflow_sync.autoretry_for == (MlflowUnavailable,)
+    assert mlflow_sync.retry_backoff and mlflow_sync.max_retries == 4
+    assert mlflow_sync.time_limit and mlflow_sync.soft_time_limit
+
+
+def _wait_for(predicate, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def test_sync_now_on_the_status_page_queues_a_sync_that_a_real_worker_runs(
+    celery_worker, client, engineer, mlflow_uri, mlflow_client
+):
+    experiment_id = mlflow_client.create_experiment(unique("now"))
+    run_id = log_run(mlflow_client, experiment_id)
+    client.force_login(engineer)
+
+    response = client.post("/mlflow/sync/now/")
+
+    assert response.status_code == 302
+    _wait_for(lambda: SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).exists())
+    sync = SyncRun.objects.get()
+    assert sync.status == SyncRun.Status.SUCCEEDED and sync.requested_by == engineer
+    assert Run.objects.filter(run_id=run_id).exists()
+    fragment = client.get("/mlflow/sync/?fragment=1").content.decode()
+    assert f'data-latest-id="{sync.pk}"' in fragment and "<html" not in fragment
+
+
+def test_the_sync_api_queues_a_full_sync_for_engineers(celery_worker, client, engineer, mlflow_uri):
+    client.force_login(engineer)
+
+    response = client.post("/api/v1/sync/", {"full": True}, content_type="application/json")
+
+    assert response.status_code == 202 and response.json() == {"queued": True, "kind": "full"}
+    _wait_for(lambda: SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).exists())
+    status = client.get("/api/v1/sync/").json()
+    assert status["last_full"]["status"] == "succeeded" and status["mlflow_uri"] == mlflow_uri
+    assert status["recent"][0]["requested_by"] == engineer.username
+
+
+def test_the_status_page_shows_the_last_error_with_its_time(client, engineer, settings, mlflow_uri):
+    from registry.sync import sync_execute
+
+    settings.MLFLOW_TRACKING_URI = "http://127.0.0.1:9"
+    settings.MLFLOW_REQUEST_RETRIES = 0
+    failed = sync_execute(kind=SyncRun.Kind.FULL)
+    client.force_login(engineer)
+
+    page = client.get("/mlflow/sync/").content.decode()
+
+    assert "did not answer" in page and "http://127.0.0.1:9" in page
+    assert failed.started_at.strftime("%Y-%m-%d %H:%M:%S") in page
+    assert 'id="sync-now"' in page
+
+
+@pytest.mark.parametrize(
+    ("role", "page", "api_get", "api_post"),
+    [
+        ("manager", 403, 403, 403),
+        ("reviewer", 403, 403, 403),
+        ("engineer", 200, 200, 202),
+        ("portal_admin", 200, 200, 202),
+    ],
+)
+def test_engineers_and_admins_see_the_sync_status_and_start_syncs(
+    request, client, role, page, api_get, api_post, mlflow_uri
+):
+    client.force_login(request.getfixturevalue(role))
+    assert client.get("/mlflow/sync/").status_code == page
+    assert client.get("/api/v1/sync/").status_code == api_get
+    assert client.post("/api/v1/sync/", {}, content_type="application/json").status_code == api_post
+    assert client.post("/mlflow/sync/now/").status_code == (302 if api_post == 202 else 403)
+
+
+def test_anonymous_users_are_sent_to_sign_in_or_get_401(client):
+    assert client.get("/mlflow/sync/").status_code == 302
+    assert client.post("/mlflow/sync/now/").status_code == 302
+    assert client.get("/api/v1/sync/").status_code == 401
+
+
+def test_a_model_sync_that_finds_another_sync_running_tries_again_after_it(celery_worker, mlflow_uri, mlflow_client):
+    from django.utils import timezone
+
+    experiment_id = mlflow_client.create_experiment(unique("later"))
+    model_name = unique("later-model")
+    register_version(mlflow_client, model_name, log_run(mlflow_client, experiment_id))
+    holder = SyncRun.objects.create(kind=SyncRun.Kind.FULL, started_at=timezone.now())
+
+    mlflow_sync.delay(kind=SyncRun.Kind.MODEL, model_name=model_name)
+    _wait_for(lambda: SyncRun.objects.filter(status=SyncRun.Status.SKIPPED).exists())
+    SyncRun.objects.filter(pk=holder.pk).update(status=SyncRun.Status.SUCCEEDED)
+
+    _wait_for(lambda: SyncRun.objects.filter(kind=SyncRun.Kind.MODEL, status=SyncRun.Status.SUCCEEDED).exists())
+    assert SyncRun.objects.get(kind=SyncRun.Kind.MODEL, status=SyncRun.Status.SUCCEEDED).target == model_name
