@@ -1,0 +1,90 @@
+"""Demo content for the promotion gate, on the demo's `churn-classifier` (registry/demo_mlflow.py:
+three versions, @champion at v2, @challenger at v3).
+
+- a default policy: @champion and @production governed, one approval, f1 not worse by more than
+  0.01, signature compatible, override allowed with a reason;
+- history: v1 then v2 promoted to @production through the gate (the alias really moves in MLflow),
+  and v3 to @production rejected;
+- the queue: v3 → @champion pending with passing checks, v1 → @champion pending with a failing f1.
+
+Idempotent: each request is made only if that version has none for that alias yet. Runs through the
+services, so the audit log holds the same events real use would write.
+"""
+
+import logging
+
+from django.contrib.auth import get_user_model
+
+from . import promotions
+from .errors import MlflowUnavailable, PortalError
+from .models import RegisteredModel
+from .promotion_models import PromotionPolicy, PromotionRequest
+
+logger = logging.getLogger(__name__)
+
+MODEL = "churn-classifier"
+HISTORY = (
+    # (version, alias, verdict, justification, comment)
+    (1, "production", "approve", "First model for the retention campaigns.", "Baseline, fine to start."),
+    (2, "production", "approve", "Retrained on the September release: f1 0.65 → 0.78.", "Clear improvement."),
+    (3, "production", "reject", "Regularisation C=3 on the October release.", "Wait for the October data review."),
+)
+QUEUE = (
+    (3, "champion", "October retrain: better f1 on the holdout, same inputs."),
+    (1, "champion", "Roll the campaign scoring back to the simpler first model."),
+)
+
+
+def _policy() -> None:
+    PromotionPolicy.objects.get_or_create(
+        registered_model=None,
+        defaults={
+            "governed_aliases": ["champion", "production"],
+            "approvals_required": 1,
+            "metric_name": "f1",
+            "metric_direction": "higher",
+            "metric_tolerance": 0.01,
+            "signature_check": True,
+            "drift_check": True,
+            "allow_override": True,
+            "rollback_single_approval": True,
+        },
+    )
+
+
+def _request(model: RegisteredModel, requester: object, version: int, alias: str, why: str) -> PromotionRequest | None:
+    if PromotionRequest.objects.filter(registered_model=model, version=version, target_alias=alias).exists():
+        return None
+    return promotions.promotion_request_create(
+        requester=requester, model_name=model.name, version=version, target_alias=alias, justification=why
+    )
+
+
+def demo_gate_load() -> None:
+    User = get_user_model()
+    model = RegisteredModel.objects.filter(name=MODEL, deleted_at__isnull=True).first()
+    engineer = User.objects.filter(username="engineer").first()
+    reviewer = User.objects.filter(username="reviewer").first()
+    if model is None or engineer is None or reviewer is None or model.versions.count() < 3:
+        logger.warning("Demo: skipping the promotion gate: %s or the demo users are missing.", MODEL)
+        return
+    _policy()
+    try:
+        for version, alias, verdict, why, comment in HISTORY:
+            promotion = _request(model, engineer, version, alias, why)
+            if promotion is None:
+                continue
+            if verdict == "reject":
+                promotions.promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment=comment)
+                continue
+            override = "" if promotion.checks_passed else "Demo history: accepted by the model owner."
+            promotions.promotion_approve(
+                request_id=promotion.pk, reviewer=reviewer, comment=comment, override_reason=override
+            )
+            # Synchronously, so the demo does not depend on a worker; a queued task finds it done.
+            promotions.promotion_execute(request_id=promotion.pk)
+            model.refresh_from_db()
+        for version, alias, why in QUEUE:
+            _request(model, engineer, version, alias, why)
+    except (PortalError, MlflowUnavailable) as exc:
+        logger.warning("Demo: the promotion gate's demo stopped: %s", exc)

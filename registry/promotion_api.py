@@ -1,0 +1,292 @@
+"""The promotion gate's API: create, list/filter, read with checks, approve/reject, cancel, retry,
+and the audit log. Thin: serializers in and out, one service call per command."""
+
+from datetime import date
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from . import promotion_selectors as gate_selectors
+from . import promotions
+from .models import AuditEvent
+from .permissions import HasActionPermission
+from .promotion_models import PromotionDecision, PromotionRequest, PromotionState
+
+
+class CheckOut(serializers.Serializer):
+    check = serializers.CharField()
+    status = serializers.ChoiceField(choices=["passed", "failed", "not_applicable", "not_configured"])
+    summary = serializers.CharField()
+    details = serializers.DictField()
+
+
+class DecisionOut(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username")
+
+    class Meta:
+        model = PromotionDecision
+        fields = ["reviewer", "verdict", "comment", "override_reason", "at"]
+
+
+class PromotionOut(serializers.ModelSerializer):
+    model = serializers.CharField(source="registered_model.name")
+    requested_by = serializers.CharField(source="requested_by.username")
+    checks = CheckOut(many=True)
+    decisions = DecisionOut(many=True, read_only=True)
+    approvals = serializers.SerializerMethodField()
+    alias_now = serializers.SerializerMethodField(help_text="The version the target alias points at now (mirror).")
+    overridden = serializers.BooleanField(read_only=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = PromotionRequest
+        fields = [
+            "id",
+            "model",
+            "version",
+            "target_alias",
+            "state",
+            "is_rollback",
+            "requested_by",
+            "justification",
+            "run_id",
+            "source",
+            "signature_inputs",
+            "holder_version",
+            "alias_now",
+            "checks",
+            "checks_passed",
+            "approvals",
+            "approvals_required",
+            "overridden",
+            "override_reason",
+            "reason",
+            "decisions",
+            "created_at",
+            "decided_at",
+            "promoted_at",
+            "url",
+        ]
+
+    def get_alias_now(self, obj: PromotionRequest) -> int | None:
+        version = (obj.registered_model.aliases or {}).get(obj.target_alias)
+        return int(version) if version is not None else None
+
+    def get_approvals(self, obj: PromotionRequest) -> int:
+        annotated = getattr(obj, "approvals", None)
+        if annotated is not None:
+            return annotated
+        return sum(1 for d in obj.decisions.all() if d.verdict == PromotionDecision.Verdict.APPROVE)
+
+
+class PromotionIn(serializers.Serializer):
+    model = serializers.CharField(max_length=500)
+    version = serializers.IntegerField(min_value=1, required=False)
+    target_alias = serializers.CharField(max_length=255)
+    justification = serializers.CharField()
+    rollback = serializers.BooleanField(
+        default=False, help_text="Point the alias back at its previous holder (version is then ignored)."
+    )
+
+    def validate(self, data: dict) -> dict:
+        if not data.get("rollback") and data.get("version") is None:
+            raise serializers.ValidationError({"version": ["Required unless rollback is true."]})
+        return data
+
+
+class ApproveIn(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    version = serializers.IntegerField(
+        required=False, help_text="The version you reviewed; a mismatch is refused with 409."
+    )
+
+
+class RejectIn(serializers.Serializer):
+    comment = serializers.CharField()
+    version = serializers.IntegerField(required=False)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("state", str, enum=[*PromotionState.values]),
+        OpenApiParameter("model", str, description="Registered model name"),
+        OpenApiParameter("target_alias", str),
+        OpenApiParameter("requested_by", str, description="User name"),
+    ]
+)
+class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Promotion requests of the models the caller can see, newest first. Engineers create them;
+    reviewers approve or reject; the requester cancels; reviewers retry failed ones."""
+
+    serializer_class = PromotionOut
+    permission_classes = [HasActionPermission]
+    required_permissions = {
+        "list": "registry.view_promotionrequest",
+        "retrieve": "registry.view_promotionrequest",
+        "create": "registry.add_promotionrequest",
+        "approve": "registry.decide_promotionrequest",
+        "reject": "registry.decide_promotionrequest",
+        "cancel": "registry.view_promotionrequest",
+        "retry": "registry.decide_promotionrequest",
+    }
+
+    def get_queryset(self) -> QuerySet[PromotionRequest]:
+        promotions_qs = (
+            gate_selectors.promotions_visible_to(user=self.request.user)
+            .prefetch_related("decisions__reviewer")
+            .order_by("-created_at", "-pk")
+        )
+        params = self.request.query_params
+        if params.get("state"):
+            promotions_qs = promotions_qs.filter(state=params["state"])
+        if params.get("model"):
+            promotions_qs = promotions_qs.filter(registered_model__name=params["model"])
+        if params.get("target_alias"):
+            promotions_qs = promotions_qs.filter(target_alias=params["target_alias"])
+        if params.get("requested_by"):
+            promotions_qs = promotions_qs.filter(requested_by__username=params["requested_by"])
+        return promotions_qs
+
+    def _out(self, promotion: PromotionRequest, code: int = status.HTTP_200_OK) -> Response:
+        return Response(PromotionOut(self.get_queryset().get(pk=promotion.pk)).data, status=code)
+
+    @extend_schema(request=PromotionIn, responses={201: PromotionOut})
+    def create(self, request: Request) -> Response:
+        data = PromotionIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values["rollback"]:
+            promotion = promotions.promotion_rollback_request(
+                requester=request.user,
+                model_name=values["model"],
+                alias=values["target_alias"],
+                justification=values["justification"],
+                request=request._request,
+            )
+        else:
+            promotion = promotions.promotion_request_create(
+                requester=request.user,
+                model_name=values["model"],
+                version=values["version"],
+                target_alias=values["target_alias"],
+                justification=values["justification"],
+                request=request._request,
+            )
+        return self._out(promotion, status.HTTP_201_CREATED)
+
+    @extend_schema(request=ApproveIn, responses={200: PromotionOut})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        promotion = self.get_object()
+        data = ApproveIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        promotions.promotion_approve(
+            request_id=promotion.pk,
+            reviewer=request.user,
+            comment=values["comment"],
+            override_reason=values["override_reason"],
+            expected_version=values.get("version"),
+            request=request._request,
+        )
+        return self._out(promotion)
+
+    @extend_schema(request=RejectIn, responses={200: PromotionOut})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        promotion = self.get_object()
+        data = RejectIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        promotions.promotion_reject(
+            request_id=promotion.pk,
+            reviewer=request.user,
+            comment=data.validated_data["comment"],
+            expected_version=data.validated_data.get("version"),
+            request=request._request,
+        )
+        return self._out(promotion)
+
+    @extend_schema(request=None, responses={200: PromotionOut})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        promotion = self.get_object()
+        promotions.promotion_cancel(request_id=promotion.pk, user=request.user, request=request._request)
+        return self._out(promotion)
+
+    @extend_schema(request=None, responses={200: PromotionOut})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        promotion = self.get_object()
+        promotions.promotion_retry(request_id=promotion.pk, user=request.user, request=request._request)
+        return self._out(promotion)
+
+
+class AuditEventOut(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None)
+    project = serializers.CharField(source="project.slug", default=None)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "project",
+            "summary",
+            "before",
+            "after",
+            "data",
+            "request_id",
+            "ip",
+        ]
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError as exc:
+        raise serializers.ValidationError({"date": [f"Not a YYYY-MM-DD date: {value}"]}) from exc
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("model", str, description="Registered model name"),
+        OpenApiParameter("user", str, description="Actor's user name"),
+        OpenApiParameter("action", str, description="Action, or its prefix (e.g. promotion.)"),
+        OpenApiParameter("since", OpenApiTypes.DATE),
+        OpenApiParameter("until", OpenApiTypes.DATE),
+    ]
+)
+class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The append-only audit log, newest first: events of projects the caller can see."""
+
+    serializer_class = AuditEventOut
+    permission_classes = [HasActionPermission]
+    required_permissions = {"list": "registry.view_auditevent"}
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        params = self.request.query_params
+        return gate_selectors.audit_events_filter(
+            gate_selectors.audit_events_visible_to(user=self.request.user),
+            model=params.get("model", ""),
+            user=params.get("user", ""),
+            action=params.get("action", ""),
+            since=_date(params.get("since")),
+            until=_date(params.get("until")),
+        )
+
+
+router = SimpleRouter()
+router.register("promotions", PromotionViewSet, basename="promotion")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+promotion_api_urlpatterns = router.urls

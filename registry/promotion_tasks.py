@@ -1,0 +1,30 @@
+"""Celery tasks of the promotion gate: thin, take ids, safe to run twice."""
+
+from celery import shared_task
+from django.conf import settings
+
+from . import promotions
+from .errors import MlflowRejected, MlflowUnavailable
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90, max_retries=None)
+def promotion_execute(self, request_id: int) -> None:  # noqa: ANN001 - Celery binds the task instance
+    """Move the alias in MLflow. Transient MLflow failures are retried with exponential backoff up
+    to PORTAL_PROMOTION_MAX_RETRIES; then the request fails with the error and an alert."""
+    try:
+        promotions.promotion_execute(request_id=request_id)
+    except MlflowUnavailable as exc:
+        retries = self.request.retries
+        if retries >= settings.PORTAL_PROMOTION_MAX_RETRIES:
+            promotions.promotion_fail(request_id=request_id, error=f"{exc} (gave up after {retries + 1} attempts)")
+            return
+        countdown = min(settings.PORTAL_PROMOTION_RETRY_BACKOFF * 2**retries, settings.PORTAL_PROMOTION_RETRY_MAX_DELAY)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except MlflowRejected as exc:  # MLflow refused: retrying the same call cannot help
+        promotions.promotion_fail(request_id=request_id, error=str(exc))
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def promotion_outbox_sweep() -> int:
+    """Beat runs this: outbox rows a crash left behind are dispatched again."""
+    return promotions.outbox_sweep(older_than_seconds=settings.PORTAL_PROMOTION_SWEEP_AFTER_SECONDS)

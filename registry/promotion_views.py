@@ -1,0 +1,387 @@
+"""Pages of the promotion gate: queue, review, request form, policies, audit log. Thin: check
+access, call one service or selector, render."""
+
+import csv
+import json
+from datetime import date
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.models import Group
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import promotion_selectors as gate_selectors
+from . import promotions
+from .errors import PermissionDenied, PortalError
+from .gate_checks import MetricDirection
+from .models import RegisteredModel
+from .promotion_models import PromotionDecision, PromotionPolicy, PromotionState
+from .roles import is_admin
+from .selectors import projects_visible_to
+
+
+def _visible_models(user) -> list[RegisteredModel]:  # noqa: ANN001
+    visible = projects_visible_to(user=user)
+    return list(
+        RegisteredModel.objects.filter(deleted_at__isnull=True)
+        .filter(Q(project__isnull=True) | Q(project__in=visible))
+        .prefetch_related("versions")
+        .order_by("name")
+    )
+
+
+@login_required
+@permission_required("registry.view_promotionrequest", raise_exception=True)
+@require_GET
+def promotion_queue(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state", PromotionState.PENDING)
+    if state == PromotionState.PENDING:
+        promotions_qs = gate_selectors.promotion_queue_for(user=request.user)
+    else:
+        promotions_qs = gate_selectors.promotions_visible_to(user=request.user).order_by("-created_at", "-pk")
+        if state in PromotionState.values:
+            promotions_qs = promotions_qs.filter(state=state)
+    page = Paginator(promotions_qs, 25).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for promotion in page.object_list:
+        promotion.age = now - promotion.created_at
+        promotion.failed_checks = [c for c in promotion.checks if c["status"] == "failed"]
+    return render(
+        request,
+        "registry/promotions/queue.html",
+        {
+            "page": page,
+            "state": state,
+            "states": PromotionState.choices,
+            "alerts": gate_selectors.gate_alerts_open_for(user=request.user)[:20],
+            "can_request": request.user.has_perm(promotions.REQUEST_PERMISSION),
+            "can_resolve": request.user.has_perm(promotions.DECIDE_PERMISSION) or is_admin(request.user),
+        },
+    )
+
+
+def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
+    promotion = get_object_or_404(gate_selectors.promotions_visible_to(user=request.user), pk=pk)
+    decisions = promotion.decisions.select_related("reviewer")
+    policy = promotions.policy_for(registered_model=promotion.registered_model)
+    refusal = promotions.approver_refusal(promotion=promotion, user=request.user, policy=policy)
+    if refusal is None and decisions.filter(reviewer=request.user).exists():
+        refusal = "You already decided this request."
+    return {
+        "promotion": promotion,
+        "comparison": gate_selectors.promotion_comparison(
+            promotion=promotion,
+            metric=policy.metric_name,
+            higher_is_better=policy.metric_direction == MetricDirection.HIGHER_IS_BETTER,
+        ),
+        "decisions": decisions,
+        "can_decide": promotion.state == PromotionState.PENDING and refusal is None,
+        "decide_refusal": refusal,
+        "can_cancel": promotion.state == PromotionState.PENDING
+        and (request.user.pk == promotion.requested_by_id or is_admin(request.user)),
+        "can_retry": promotion.state == PromotionState.FAILED
+        and (request.user.has_perm(promotions.DECIDE_PERMISSION) or is_admin(request.user)),
+        "policy": policy,
+        "mlflow_ui": settings.MLFLOW_UI_URL,
+        "alias_now": (promotion.registered_model.aliases or {}).get(promotion.target_alias),
+        "history": gate_selectors.audit_events_visible_to(user=request.user).filter(
+            object_type="registry.promotionrequest", object_id=str(promotion.pk)
+        ),
+    }
+
+
+@login_required
+@permission_required("registry.view_promotionrequest", raise_exception=True)
+@require_GET
+def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "registry/promotions/detail.html", _review_context(request, pk))
+
+
+@login_required
+@permission_required("registry.view_promotionrequest", raise_exception=True)
+@require_POST
+def gate_alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_object_or_404(gate_selectors.gate_alerts_open_for(user=request.user), pk=pk)
+    try:
+        promotions.gate_alert_resolve(
+            alert_id=alert.pk, user=request.user, note=request.POST.get("note", ""), request=request
+        )
+    except PermissionDenied as error:
+        return render(request, "403.html", {"reason": error.message}, status=403)
+    messages.success(request, "Alert resolved.")
+    return redirect("registry:promotion_queue")
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _decision_response(request: HttpRequest, pk: int, action, success: str) -> HttpResponse:  # noqa: ANN001
+    promotion = get_object_or_404(gate_selectors.promotions_visible_to(user=request.user), pk=pk)
+    try:
+        promotion = action(promotion)
+    except PortalError as error:
+        if _wants_json(request):
+            return JsonResponse(
+                {"error": {"status": error.status_code, "code": error.code, "message": error.message}},
+                status=error.status_code,
+            )
+        if isinstance(error, PermissionDenied):
+            return render(request, "403.html", {"reason": error.message}, status=403)
+        messages.error(request, error.message)
+        return redirect(reverse("registry:promotion_detail", kwargs={"pk": pk}))
+    if _wants_json(request):
+        promotion.refresh_from_db()
+        return JsonResponse(
+            {
+                "state": promotion.state,
+                "state_label": promotion.get_state_display(),
+                "message": success,
+                "approvals": promotion.decisions.filter(verdict=PromotionDecision.Verdict.APPROVE).count(),
+                "approvals_required": promotion.approvals_required,
+                "status_url": reverse("promotion-detail", kwargs={"pk": promotion.pk}),
+            }
+        )
+    messages.success(request, success)
+    return redirect(reverse("registry:promotion_detail", kwargs={"pk": pk}))
+
+
+@login_required
+@permission_required("registry.decide_promotionrequest", raise_exception=True)
+@require_POST
+def promotion_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    expected = request.POST.get("version")
+    return _decision_response(
+        request,
+        pk,
+        lambda promotion: promotions.promotion_approve(
+            request_id=promotion.pk,
+            reviewer=request.user,
+            comment=request.POST.get("comment", ""),
+            override_reason=request.POST.get("override_reason", ""),
+            expected_version=int(expected) if expected and expected.isdigit() else None,
+            request=request,
+        ),
+        "Approved.",
+    )
+
+
+@login_required
+@permission_required("registry.decide_promotionrequest", raise_exception=True)
+@require_POST
+def promotion_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    expected = request.POST.get("version")
+    return _decision_response(
+        request,
+        pk,
+        lambda promotion: promotions.promotion_reject(
+            request_id=promotion.pk,
+            reviewer=request.user,
+            comment=request.POST.get("comment", ""),
+            expected_version=int(expected) if expected and expected.isdigit() else None,
+            request=request,
+        ),
+        "Rejected.",
+    )
+
+
+@login_required
+@permission_required("registry.view_promotionrequest", raise_exception=True)
+@require_POST
+def promotion_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decision_response(
+        request,
+        pk,
+        lambda promotion: promotions.promotion_cancel(request_id=promotion.pk, user=request.user, request=request),
+        "Request cancelled.",
+    )
+
+
+@login_required
+@permission_required("registry.view_promotionrequest", raise_exception=True)
+@require_POST
+def promotion_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decision_response(
+        request,
+        pk,
+        lambda promotion: promotions.promotion_retry(request_id=promotion.pk, user=request.user, request=request),
+        "Promotion dispatched again.",
+    )
+
+
+@login_required
+@permission_required("registry.add_promotionrequest", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def promotion_create(request: HttpRequest) -> HttpResponse:
+    data = request.POST if request.method == "POST" else request.GET
+    values = {
+        "model": data.get("model", ""),
+        "version": data.get("version", ""),
+        "target_alias": data.get("target_alias", "champion"),
+        "justification": data.get("justification", ""),
+    }
+    error: PortalError | None = None
+    if request.method == "POST":
+        try:
+            if data.get("rollback"):
+                promotion = promotions.promotion_rollback_request(
+                    requester=request.user,
+                    model_name=values["model"],
+                    alias=values["target_alias"],
+                    justification=values["justification"],
+                    request=request,
+                )
+            else:
+                promotion = promotions.promotion_request_create(
+                    requester=request.user,
+                    model_name=values["model"],
+                    version=int(values["version"]) if values["version"].isdigit() else -1,
+                    target_alias=values["target_alias"],
+                    justification=values["justification"],
+                    request=request,
+                )
+        except PortalError as exc:
+            error = exc
+        else:
+            messages.success(request, "Promotion requested; reviewers have been notified.")
+            return redirect(promotion)
+    return render(
+        request,
+        "registry/promotions/form.html",
+        {"values": values, "error": error, "models": _visible_models(request.user)},
+        status=error.status_code if error else 200,
+    )
+
+
+@login_required
+@permission_required("registry.change_promotionpolicy", raise_exception=True)
+@require_GET
+def policy_list(request: HttpRequest) -> HttpResponse:
+    policies = PromotionPolicy.objects.select_related("registered_model", "approver_group", "updated_by").order_by(
+        "registered_model__name"
+    )
+    return render(
+        request,
+        "registry/promotions/policy_list.html",
+        {"policies": policies, "models": _visible_models(request.user)},
+    )
+
+
+@login_required
+@permission_required("registry.change_promotionpolicy", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def policy_edit(request: HttpRequest, model: str) -> HttpResponse:
+    registered_model = None if model == "default" else get_object_or_404(RegisteredModel, name=model)
+    policy = PromotionPolicy.objects.filter(registered_model=registered_model).first() or PromotionPolicy()
+    error: PortalError | None = None
+    if request.method == "POST":
+        post = request.POST
+        try:
+            group_id = post.get("approver_group")
+            policy = promotions.policy_save(
+                editor=request.user,
+                registered_model=registered_model,
+                governed_aliases=[a for a in post.get("governed_aliases", "").replace(",", " ").split() if a],
+                approvals_required=max(int(post.get("approvals_required") or 1), 1),
+                metric_name=post.get("metric_name", "").strip(),
+                metric_direction=post.get("metric_direction", MetricDirection.HIGHER_IS_BETTER),
+                metric_tolerance=abs(float(post.get("metric_tolerance") or 0)),
+                signature_check=bool(post.get("signature_check")),
+                drift_check=bool(post.get("drift_check")),
+                maturity_min_level=int(post["maturity_min_level"]) if post.get("maturity_min_level") else None,
+                allow_override=bool(post.get("allow_override")),
+                rollback_single_approval=bool(post.get("rollback_single_approval")),
+                approver_users=list(
+                    get_user_model().objects.filter(
+                        username__in=post.get("approver_users", "").replace(",", " ").split()
+                    )
+                ),
+                approver_group=Group.objects.filter(pk=group_id).first() if group_id else None,
+                request=request,
+            )
+        except (ValueError, PortalError) as exc:
+            error = exc if isinstance(exc, PortalError) else PortalError(f"Check the numbers: {exc}")
+        else:
+            messages.success(request, f"{policy} saved.")
+            return redirect("registry:policy_list")
+    return render(
+        request,
+        "registry/promotions/policy_form.html",
+        {
+            "policy": policy,
+            "registered_model": registered_model,
+            "approver_usernames": " ".join(policy.approver_users.values_list("username", flat=True))
+            if policy.pk
+            else "",
+            "groups": Group.objects.order_by("name"),
+            "directions": MetricDirection.choices,
+            "error": error,
+        },
+        status=error.status_code if error else 200,
+    )
+
+
+def _parse_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+AUDIT_CSV_COLUMNS = ["at", "actor", "action", "object_type", "object_id", "project", "summary", "before", "after"]
+AUDIT_CSV_COLUMNS += ["request_id", "ip"]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+@permission_required("registry.view_auditevent", raise_exception=True)
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    filters = {key: request.GET.get(key, "").strip() for key in ("model", "user", "action", "since", "until")}
+    events = gate_selectors.audit_events_filter(
+        gate_selectors.audit_events_visible_to(user=request.user),
+        model=filters["model"],
+        user=filters["user"],
+        action=filters["action"],
+        since=_parse_date(filters["since"]),
+        until=_parse_date(filters["until"]),
+    )
+    if request.GET.get("format") == "csv":
+        writer = csv.writer(_Echo())
+
+        def rows():  # noqa: ANN202 - a generator of CSV lines
+            yield writer.writerow(AUDIT_CSV_COLUMNS)
+            for event in events.iterator(chunk_size=2000):
+                yield writer.writerow(
+                    [
+                        event.at.isoformat(),
+                        event.actor.username if event.actor else "system",
+                        event.action,
+                        event.object_type,
+                        event.object_id,
+                        event.project.name if event.project else "",
+                        event.summary,
+                        json.dumps(event.before) if event.before is not None else "",
+                        json.dumps(event.after) if event.after is not None else "",
+                        event.request_id,
+                        event.ip or "",
+                    ]
+                )
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="audit-{timezone.now():%Y%m%d-%H%M%S}.csv"'
+        return response
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "registry/promotions/audit_log.html", {"page": page, "filters": filters})
