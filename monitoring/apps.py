@@ -5,3 +5,30 @@ class MonitoringConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "monitoring"
     verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        from registry.demo import demo_step_register
+        from registry.navigation import NAV_ITEMS, NavItem
+
+        from .demo import demo_step
+        from .gate import gate_register
+
+        # After the mirrored MLflow models (10) and the gate's queue (20): the queue's checks are a
+        # snapshot taken when each request was made, before the demo's drift episode began.
+        demo_step_register(order=30, name="monitors: two weeks of drift, schema and volume", load=demo_step)
+        gate_register()
+
+        for item in (
+            NavItem(
+                label="Monitors",
+                url_name="monitoring:monitor_list",
+                permission="monitoring.view_monitor",
+                section="/monitors/",
+            ),
+            NavItem(
+                label="Alerts", url_name="monitoring:alert_list", permission="monitoring.view_alert", section="/alerts/"
+            ),
+        ):
+            if item not in NAV_ITEMS:
+                # Before the catch-all API entry, which stays last.
+                NAV_ITEMS.insert(max(len(NAV_ITEMS) - 1, 0), item)

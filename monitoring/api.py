@@ -1,0 +1,451 @@
+"""Monitoring API: ingest (ingest token), monitors, drift runs and alerts (session or user token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from registry.permissions import HasActionPermission
+
+from . import jobs, selectors, services
+from .ingest import BadBatch, format_for
+from .models import (
+    Alert,
+    DriftRun,
+    FeatureDriftResult,
+    InferenceBatch,
+    Monitor,
+    NotificationChannel,
+    RetrainEvent,
+    RetrainTrigger,
+)
+from .tasks import drift_run_enqueue
+
+
+class SchemaMismatchOut(serializers.Serializer):
+    diffs = serializers.ListField(child=serializers.DictField())
+
+
+class BatchOut(serializers.ModelSerializer):
+    schema_mismatch = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InferenceBatch
+        fields = [
+            "id",
+            "monitor",
+            "received_at",
+            "event_time",
+            "rows",
+            "format",
+            "size_bytes",
+            "status",
+            "columns",
+            "schema_mismatch",
+        ]
+
+    def get_schema_mismatch(self, batch: InferenceBatch) -> dict[str, Any] | None:
+        mismatch = getattr(batch, "schema_mismatch", None)
+        return {"diffs": mismatch.diffs} if mismatch else None
+
+
+def _bearer(request: Request) -> str:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.META.get("HTTP_X_INGEST_TOKEN", "").strip()
+
+
+class BatchIngestView(APIView):
+    """POST an inference batch: JSON records, CSV or Parquet, as the body (Content-Type) or as a
+    multipart file field "file". Authenticated by the monitor's ingest token
+    (`Authorization: Bearer <token>`), which is this endpoint's permission. An `Idempotency-Key`
+    header makes a retried post a no-op that returns the first batch."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]  # the ingest token, checked below, is the permission
+    parser_classes: list[type] = []  # the body is read raw, within the size limit
+
+    @extend_schema(
+        request={"application/json": dict, "text/csv": str, "application/vnd.apache.parquet": bytes},
+        responses={201: BatchOut, 200: BatchOut},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+    )
+    def post(self, request: Request, monitor_id: int) -> Response:
+        monitor = services.ingest_token_check(monitor_id=monitor_id, key=_bearer(request))
+        limit = settings.MONITORING_MAX_BATCH_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit + 64 * 1024:  # room for multipart framing
+            raise BadBatch(f"The request is {declared} bytes; the limit is {limit}.", code="too_large", status=413)
+        content_type = request.META.get("CONTENT_TYPE", "")
+        django_request = request._request
+        if content_type.startswith("multipart/form-data"):
+            upload = django_request.FILES.get("file")
+            if upload is None:
+                raise BadBatch('Send the batch as the multipart file field "file".', code="parse_error")
+            if upload.size > limit:
+                raise BadBatch(f"The file is {upload.size} bytes; the limit is {limit}.", code="too_large", status=413)
+            body = upload.read()
+            fmt = format_for(upload.content_type or "", upload.name or "")
+        else:
+            body = django_request.read(limit + 1)
+            fmt = format_for(content_type)
+        if not body:
+            raise BadBatch("The batch is empty.", code="empty")
+        if fmt is None:
+            raise BadBatch(
+                "Unsupported content type: send application/json, text/csv or application/vnd.apache.parquet.",
+                code="unsupported_media_type",
+                status=415,
+            )
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+        if len(key) > 200:
+            raise BadBatch("The Idempotency-Key is longer than 200 characters.", code="invalid")
+        result = services.batch_ingest(monitor=monitor, body=body, fmt=fmt, idempotency_key=key)
+        headers = {} if result.created else {"Idempotent-Replayed": "true"}
+        return Response(
+            BatchOut(result.batch).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+            headers=headers,
+        )
+
+
+class FeatureResultOut(serializers.ModelSerializer):
+    class Meta:
+        model = FeatureDriftResult
+        fields = [
+            "feature",
+            "kind",
+            "role",
+            "method",
+            "statistic",
+            "p_value",
+            "threshold",
+            "drifted",
+            "reference_n",
+            "current_n",
+            "why",
+            "scores",
+        ]
+
+
+class DriftRunOut(serializers.ModelSerializer):
+    results = FeatureResultOut(many=True, read_only=True)
+
+    class Meta:
+        model = DriftRun
+        fields = [
+            "id",
+            "window_start",
+            "window_end",
+            "status",
+            "trigger",
+            "rows",
+            "batches",
+            "drifted",
+            "drifted_share",
+            "why",
+            "volume",
+            "error",
+            "results",
+        ]
+
+
+class MonitorOut(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.slug")
+    url = serializers.CharField(source="get_absolute_url")
+    status = serializers.SerializerMethodField()
+    open_alerts = serializers.IntegerField(read_only=True)
+    last_batch_at = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = Monitor
+        fields = [
+            "id", "project", "name", "model_name", "alias", "version", "expected_schema", "prediction_column",
+            "label_column", "event_time_column", "numeric_method", "numeric_threshold", "categorical_method",
+            "categorical_threshold", "drift_share", "window_seconds", "window_rows", "is_active", "status",
+            "open_alerts", "last_batch_at", "url",
+        ]  # fmt: skip
+
+    def get_status(self, monitor: Monitor) -> str:
+        return selectors.monitor_status(monitor)
+
+
+class MonitorIn(serializers.Serializer):
+    project = serializers.SlugField()
+    name = serializers.CharField(max_length=120)
+    model_name = serializers.CharField(max_length=255)
+    alias = serializers.CharField(max_length=120, required=False, allow_blank=True, default="champion")
+    version = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
+    expected_schema = serializers.ListField(
+        child=serializers.DictField(), required=False, allow_null=True, default=None
+    )
+    prediction_column = serializers.CharField(required=False, allow_blank=True, default="")
+    label_column = serializers.CharField(required=False, allow_blank=True, default="")
+    event_time_column = serializers.CharField(required=False, allow_blank=True, default="")
+    drift_share = serializers.FloatField(required=False, min_value=0.01, max_value=1, default=0.5)
+    window_seconds = serializers.IntegerField(required=False, min_value=60, default=86_400)
+    window_rows = serializers.IntegerField(required=False, min_value=1, allow_null=True, default=None)
+
+
+class ReferenceFromMlflowIn(serializers.Serializer):
+    artifact_path = serializers.CharField(max_length=500)
+    run_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class ChannelIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=NotificationChannel.Kind.choices)
+    target = serializers.CharField(max_length=1000)
+    secret = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["kind"] == NotificationChannel.Kind.EMAIL:
+            for address in [a.strip() for a in data["target"].split(",") if a.strip()]:
+                serializers.EmailField().run_validation(address)
+        else:
+            serializers.URLField().run_validation(data["target"])
+        return data
+
+
+class ChannelOut(serializers.ModelSerializer):
+    class Meta:
+        model = NotificationChannel
+        fields = ["id", "kind", "target", "is_active"]
+
+
+class TriggerIn(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    preset = serializers.ChoiceField(choices=RetrainTrigger.Preset.choices, default=RetrainTrigger.Preset.GENERIC)
+    options = serializers.DictField(required=False, default=dict)
+    auth_header = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    on_drift = serializers.BooleanField(required=False, default=True)
+    cooldown_hours = serializers.IntegerField(min_value=0, required=False, default=24)
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class TriggerOut(serializers.ModelSerializer):
+    class Meta:
+        model = RetrainTrigger
+        fields = ["url", "preset", "options", "on_drift", "cooldown_hours", "is_active"]
+
+
+class MuteIn(serializers.Serializer):
+    until = serializers.DateTimeField()
+
+
+class AlertOut(serializers.ModelSerializer):
+    monitor_name = serializers.CharField(source="monitor.name")
+    url = serializers.CharField(source="get_absolute_url")
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "monitor",
+            "monitor_name",
+            "kind",
+            "feature",
+            "window_start",
+            "severity",
+            "status",
+            "title",
+            "detail",
+            "occurrences",
+            "muted_until",
+            "created_at",
+            "last_seen_at",
+            "url",
+        ]
+
+
+class RetrainEventOut(serializers.ModelSerializer):
+    class Meta:
+        model = RetrainEvent
+        fields = ["id", "reason", "status", "attempts", "response_status", "created_at", "sent_at", "payload"]
+
+
+class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Monitors the caller may see, their drift runs; engineers create monitors, upload references,
+    mint ingest tokens, run drift now and trigger retraining."""
+
+    serializer_class = MonitorOut
+    permission_classes = [HasActionPermission]
+    required_permissions = {
+        "list": "monitoring.view_monitor",
+        "retrieve": "monitoring.view_monitor",
+        "runs": "monitoring.view_monitor",
+        "create": "monitoring.add_monitor",
+        "reference": "monitoring.change_monitor",
+        "reference_from_mlflow": "monitoring.change_monitor",
+        "tokens": "monitoring.change_monitor",
+        "revoke_token": "monitoring.change_monitor",
+        "channels": "monitoring.change_monitor",
+        "retrain_trigger": "monitoring.change_monitor",
+        "run_drift": "monitoring.run_drift",
+        "retrain": "monitoring.trigger_retrain",
+    }
+
+    def get_queryset(self):  # noqa: ANN201 - DRF's signature
+        return selectors.monitor_list_for(user=self.request.user)
+
+    @extend_schema(request=MonitorIn, responses={201: MonitorOut})
+    def create(self, request: Request) -> Response:
+        data = MonitorIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        from registry.selectors import projects_visible_to
+
+        project = get_object_or_404(projects_visible_to(user=request.user), slug=fields.pop("project"))
+        monitor = services.monitor_create(actor=request.user, project=project, **fields)
+        return Response(MonitorOut(self.get_queryset().get(pk=monitor.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=DriftRunOut(many=True))
+    @action(detail=True, methods=["get"])
+    def runs(self, request: Request, pk: str) -> Response:
+        monitor = self.get_object()
+        return Response(DriftRunOut(selectors.runs_for(monitor=monitor), many=True).data)
+
+    @extend_schema(request={"text/csv": str, "application/vnd.apache.parquet": bytes}, responses={201: dict})
+    @action(detail=True, methods=["post"], parser_classes=[])
+    def reference(self, request: Request, pk: str) -> Response:
+        """Upload a reference dataset (CSV or Parquet body); it is profiled once and becomes current."""
+        monitor = self.get_object()
+        fmt = format_for(request.META.get("CONTENT_TYPE", ""))
+        if fmt is None:
+            raise BadBatch(
+                "Send the reference as text/csv or application/vnd.apache.parquet.",
+                code="unsupported_media_type",
+                status=415,
+            )
+        body = request._request.read(settings.MONITORING_MAX_BATCH_BYTES + 1)
+        reference = services.reference_upload(actor=request.user, monitor_id=monitor.pk, body=body, fmt=fmt)
+        return Response({"id": reference.pk, "rows": reference.rows, "features": sorted(reference.profile)}, status=201)
+
+    @action(detail=True, methods=["post"], url_path="reference-from-mlflow")
+    def reference_from_mlflow(self, request: Request, pk: str) -> Response:
+        """Profile a CSV/Parquet artifact of a run in MLflow (`artifact_path`, optional `run_id`;
+        without it, the run that trained the watched version)."""
+        monitor = self.get_object()
+        data = ReferenceFromMlflowIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        reference = services.reference_from_mlflow(actor=request.user, monitor_id=monitor.pk, **data.validated_data)
+        return Response({"id": reference.pk, "rows": reference.rows, "features": sorted(reference.profile)}, status=201)
+
+    @action(detail=True, methods=["post"])
+    def tokens(self, request: Request, pk: str) -> Response:
+        """Mint an ingest token; its key is in this response only."""
+        monitor = self.get_object()
+        new = services.ingest_token_create(actor=request.user, monitor=monitor, name=str(request.data.get("name", "")))
+        return Response({"id": new.token.pk, "prefix": new.token.prefix, "key": new.key}, status=201)
+
+    @action(detail=True, methods=["post"], url_path=r"tokens/(?P<token_id>\d+)/revoke")
+    def revoke_token(self, request: Request, pk: str, token_id: str) -> Response:
+        """Revoke an ingest token: batches sent with it get 401 from now on."""
+        monitor = self.get_object()
+        token = get_object_or_404(monitor.ingest_tokens, pk=int(token_id))
+        token = services.ingest_token_revoke(actor=request.user, token_id=token.pk)
+        return Response({"id": token.pk, "prefix": token.prefix, "revoked_at": token.revoked_at})
+
+    @extend_schema(request=ChannelIn, responses=ChannelOut(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def channels(self, request: Request, pk: str) -> Response:
+        """List the monitor's notification channels, or add one (e-mail addresses or a webhook URL)."""
+        monitor = self.get_object()
+        if request.method == "POST":
+            services.ensure_editable(monitor.project, request.user)
+            data = ChannelIn(data=request.data)
+            data.is_valid(raise_exception=True)
+            services.channel_add(actor=request.user, monitor=monitor, **data.validated_data)
+        return Response(
+            ChannelOut(monitor.channels.all(), many=True).data, status=201 if request.method == "POST" else 200
+        )
+
+    @extend_schema(request=TriggerIn, responses=TriggerOut)
+    @action(detail=True, methods=["put"], url_path="retrain-trigger")
+    def retrain_trigger(self, request: Request, pk: str) -> Response:
+        """Set the retrain trigger: generic JSON or the Kubeflow preset, cooldown, on drift."""
+        monitor = self.get_object()
+        data = TriggerIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        trigger = services.retrain_trigger_set(actor=request.user, monitor=monitor, **fields)
+        return Response(TriggerOut(trigger).data)
+
+    @action(detail=True, methods=["post"], url_path="run-drift")
+    def run_drift(self, request: Request, pk: str) -> Response:
+        """Queue a drift job for the current window (or `window_start`, ISO time)."""
+        monitor = self.get_object()
+        services.ensure_editable(monitor.project, request.user)
+        start = (
+            serializers.DateTimeField().to_internal_value(request.data["window_start"])
+            if request.data.get("window_start")
+            else timezone.now()
+        )
+        run = drift_run_enqueue(monitor_id=monitor.pk, window_start=start, trigger=DriftRun.Trigger.MANUAL)
+        return Response({"id": run.pk, "window_start": run.window_start, "status": run.status}, status=202)
+
+    @extend_schema(responses={202: RetrainEventOut})
+    @action(detail=True, methods=["post"])
+    def retrain(self, request: Request, pk: str) -> Response:
+        monitor = self.get_object()
+        services.ensure_editable(monitor.project, request.user)
+        run = DriftRun.objects.filter(monitor=monitor, status=DriftRun.Status.DONE).order_by("-window_start").first()
+        event = jobs.retrain_request(monitor=monitor, run=run, reason=RetrainEvent.Reason.MANUAL, actor=request.user)
+        if event is None:
+            raise BadBatch("This monitor has no active retrain trigger.", code="no_trigger", status=409)
+        return Response(RetrainEventOut(event).data, status=202)
+
+
+class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Alerts across the monitors the caller may see; filter by status, kind, severity, monitor."""
+
+    serializer_class = AlertOut
+    permission_classes = [HasActionPermission]
+    required_permissions = {
+        "list": "monitoring.view_alert",
+        "retrieve": "monitoring.view_alert",
+        "acknowledge": "monitoring.change_alert",
+        "resolve": "monitoring.change_alert",
+        "mute": "monitoring.change_alert",
+    }
+
+    def get_queryset(self):  # noqa: ANN201
+        alerts = selectors.alerts_visible_to(user=self.request.user)
+        for name in ("status", "kind", "severity", "monitor"):
+            value = self.request.query_params.get(name)
+            if value:
+                alerts = alerts.filter(**{name: value})
+        return alerts
+
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        alert = services.alert_acknowledge(actor=request.user, alert_id=self.get_object().pk)
+        return Response(AlertOut(alert).data)
+
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        alert = services.alert_resolve(actor=request.user, alert_id=self.get_object().pk)
+        return Response(AlertOut(alert).data)
+
+    @extend_schema(request=MuteIn, responses=AlertOut)
+    @action(detail=True, methods=["post"])
+    def mute(self, request: Request, pk: str) -> Response:
+        data = MuteIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        alert = services.alert_mute(
+            actor=request.user, alert_id=self.get_object().pk, until=data.validated_data["until"]
+        )
+        return Response(AlertOut(alert).data)

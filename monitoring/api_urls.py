@@ -1,0 +1,13 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import api
+
+router = SimpleRouter()
+router.register("monitors", api.MonitorViewSet, basename="monitor")
+router.register("alerts", api.AlertViewSet, basename="alert")
+
+urlpatterns = [
+    path("monitors/<int:monitor_id>/batches/", api.BatchIngestView.as_view(), name="monitor-batches"),
+    *router.urls,
+]

@@ -1,0 +1,140 @@
+"""The monitoring demo: a monitor with a reference set and two weeks of daily batches that tell a story.
+
+The inputs are those of the registry demo's `churn-classifier` (read from its signature in MLflow
+when it is there): three float32 numbers, `plan` and `region`. Days 1-8 look like the reference.
+From day 9, `tenure_months` (numeric) shifts up and `plan` (categorical) moves towards "premium".
+Day 5 brings batches with an extra float64 column and a type change (`monthly_charges` as float64
+where float32 is expected). Day 12 has a volume drop. Drift is computed
+synchronously for every day, so the heatmap, alerts and schema log have content on first visit.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from django.utils import timezone
+
+from registry.models import Project
+
+from . import jobs, services
+from .models import DriftRun, InferenceBatch, Monitor, RetrainTrigger
+from .signatures import signature_fetch
+
+DEMO_MONITOR = "Churn model in production"
+DEMO_PROJECT_SLUG = "churn-prediction"
+DEMO_MODEL_NAME = "churn-classifier"
+DAYS = 14
+DRIFT_FROM_DAY = 9
+SCHEMA_CHANGE_DAY = 5
+VOLUME_DROP_DAY = 12
+ROWS_PER_DAY = 2000
+
+# The churn-classifier's signature, used when MLflow cannot be asked.
+SCHEMA = [
+    {"name": "tenure_months", "type": "float", "required": True},
+    {"name": "monthly_charges", "type": "float", "required": True},
+    {"name": "support_calls", "type": "float", "required": True},
+    {"name": "plan", "type": "string", "required": True},
+    {"name": "region", "type": "string", "required": True},
+]
+
+
+def _frame(rng: np.random.Generator, rows: int, *, drifted: bool) -> pd.DataFrame:
+    plans = ["basic", "standard", "premium"]
+    plan_p = [0.2, 0.3, 0.5] if drifted else [0.5, 0.35, 0.15]
+    frame = pd.DataFrame(
+        {
+            "tenure_months": rng.gamma(2.0, 20.0 if drifted else 12.0, rows).astype(np.float32),
+            "monthly_charges": rng.normal(70, 20, rows).astype(np.float32),
+            "support_calls": rng.poisson(1.5, rows).astype(np.float32),
+            "plan": rng.choice(plans, rows, p=plan_p),
+            "region": rng.choice(["north", "south", "east", "west"], rows, p=[0.3, 0.3, 0.2, 0.2]),
+        }
+    )
+    risk = 0.04 * frame["support_calls"] - 0.03 * frame["tenure_months"] + 0.01 * frame["monthly_charges"]
+    frame["churn_score"] = (1 / (1 + np.exp(-risk))).astype(np.float32)
+    return frame
+
+
+def _demo_schema(*, model_name: str, alias: str) -> list[dict[str, object]]:
+    """The model's signature in MLflow when the registry demo registered it with these inputs;
+    the same list by hand otherwise (MLflow down, or a model of another shape under that name)."""
+    signature = signature_fetch(model_name=model_name, alias=alias) or []
+    if {c["name"] for c in signature} == {c["name"] for c in SCHEMA}:
+        return signature
+    return SCHEMA
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def demo_load(*, project_slug: str, model_name: str, alias: str = "champion") -> Monitor:
+    """Creates (once) the demo monitor with its reference, 14 daily batches and their drift runs.
+    Safe to run twice: an existing demo monitor with batches is left as it is."""
+    project = Project.objects.get(slug=project_slug)
+    monitor = Monitor.objects.filter(project=project, name=DEMO_MONITOR).first()
+    if monitor is None:
+        monitor = services.monitor_create(
+            actor=None,
+            project=project,
+            name=DEMO_MONITOR,
+            model_name=model_name,
+            alias=alias,
+            expected_schema=_demo_schema(model_name=model_name, alias=alias),
+            prediction_column="churn_score",
+            drift_share=0.3,  # two of five inputs drifting is an episode worth retraining for
+        )
+    if monitor.batches.exists():
+        return monitor
+    rng = np.random.default_rng(42)
+    services.reference_upload(
+        actor=None, monitor_id=monitor.pk, body=_parquet(_frame(rng, 20_000, drifted=False)), fmt="parquet"
+    )
+    RetrainTrigger.objects.get_or_create(
+        monitor=monitor,
+        defaults={
+            "url": "http://127.0.0.1:9/pipelines/churn/retrain",  # nothing listens: the event shows the failure
+            "preset": RetrainTrigger.Preset.GENERIC,
+            "is_active": False,  # switch on once a pipeline endpoint is configured
+        },
+    )
+    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first_day = today - timedelta(days=DAYS)
+    for day in range(1, DAYS + 1):
+        start = first_day + timedelta(days=day - 1)
+        rows = ROWS_PER_DAY // 4 if day == VOLUME_DROP_DAY else ROWS_PER_DAY
+        frame = _frame(rng, rows, drifted=day >= DRIFT_FROM_DAY)
+        if day == SCHEMA_CHANGE_DAY:
+            frame["monthly_charges"] = frame["monthly_charges"].astype(np.float64)  # an upstream change
+            frame["discount_rate"] = rng.uniform(0, 0.3, rows)  # a new upstream column, float64
+        for part, rows_of_part in enumerate(np.array_split(np.arange(rows), 4)):
+            services.batch_ingest(
+                monitor=monitor,
+                body=_parquet(frame.iloc[rows_of_part].reset_index(drop=True)),
+                fmt="parquet",
+                idempotency_key=f"demo-day{day}-part{part}",
+                received_at=start + timedelta(hours=2 + part * 5),
+            )
+        for batch in InferenceBatch.objects.filter(
+            monitor=monitor, event_time__gte=start, event_time__lt=start + timedelta(days=1)
+        ):
+            services.batch_bin(batch_id=batch.pk)
+        jobs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.DEMO)
+    return monitor
+
+
+def demo_window_start(day: int) -> datetime:
+    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=DAYS) + timedelta(days=day - 1)
+
+
+def demo_step() -> None:
+    """The step `manage.py demo` runs (registered in MonitoringConfig.ready)."""
+    if Project.objects.filter(slug=DEMO_PROJECT_SLUG).exists():
+        demo_load(project_slug=DEMO_PROJECT_SLUG, model_name=DEMO_MODEL_NAME)

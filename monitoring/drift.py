@@ -1,0 +1,352 @@
+"""Drift statistics: pure functions over histograms or arrays, no ORM.
+
+Defaults follow common practice (see docs/REFERENCE facts): with a small reference (<= 1000 rows)
+a test decides (KS for numeric features, two-sample chi-square for categorical ones, p < 0.05);
+with a larger one a distance decides (Wasserstein / reference std for numeric, Jensen-Shannon
+distance for categorical, >= 0.1). Every other statistic is computed too and recorded, and every
+result says which method, threshold and sample sizes produced its verdict.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from statistics import median
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .profiles import CategoricalHistogram, CategoricalProfile, NumericHistogram, NumericProfile
+
+EPS = 1e-4  # probability given to an empty bin so that no statistic is infinite
+SMALL_REFERENCE_ROWS = 1000
+PSI_BINS = 10  # PSI is read on the industry's scale, which assumes ~10 quantile bins
+
+
+class Method:
+    KS = "ks"
+    WASSERSTEIN = "wasserstein"
+    PSI = "psi"
+    JENSEN_SHANNON = "jensen_shannon"
+    KL = "kl"
+    CHI_SQUARE = "chi_square"
+
+
+NUMERIC_METHODS = (Method.KS, Method.WASSERSTEIN, Method.PSI, Method.JENSEN_SHANNON, Method.KL)
+CATEGORICAL_METHODS = (Method.CHI_SQUARE, Method.PSI, Method.JENSEN_SHANNON)
+# Tests drift when the p-value is below the threshold; distances when the value is at or above it.
+P_VALUE_METHODS = {Method.KS, Method.CHI_SQUARE}
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    Method.KS: 0.05,
+    Method.CHI_SQUARE: 0.05,
+    Method.WASSERSTEIN: 0.1,
+    Method.PSI: 0.1,
+    Method.JENSEN_SHANNON: 0.1,
+    Method.KL: 0.1,
+}
+DEFAULT_DRIFT_SHARE = 0.5
+
+
+# ---------------------------------------------------------------- distributions
+
+
+def _probabilities(counts: np.ndarray, eps: float = EPS) -> np.ndarray:
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    p = counts / total if total > 0 else np.full(counts.shape, 1.0 / max(counts.size, 1))
+    p = np.clip(p, eps, None)
+    return p / p.sum()
+
+
+def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = EPS) -> float:
+    p, q = _probabilities(ref_counts, eps), _probabilities(cur_counts, eps)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def kl_divergence(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = EPS) -> float:
+    """KL(current || reference), in nats."""
+    p, q = _probabilities(ref_counts, eps), _probabilities(cur_counts, eps)
+    return float(np.sum(q * np.log(q / p)))
+
+
+def jensen_shannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    """Jensen-Shannon distance in base 2: 0 for equal distributions, 1 for disjoint ones."""
+    p = np.asarray(ref_counts, dtype=np.float64)
+    q = np.asarray(cur_counts, dtype=np.float64)
+    p = p / p.sum() if p.sum() > 0 else np.full(p.shape, 1.0 / p.size)
+    q = q / q.sum() if q.sum() > 0 else np.full(q.shape, 1.0 / q.size)
+    m = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_pm = np.where(p > 0, p * np.log2(p / m), 0.0).sum()
+        kl_qm = np.where(q > 0, q * np.log2(q / m), 0.0).sum()
+    return float(np.sqrt(max((kl_pm + kl_qm) / 2, 0.0)))
+
+
+def ks_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+    """Two-sample KS statistic read at the bin edges, and its asymptotic p-value."""
+    n, m = float(np.sum(ref_counts)), float(np.sum(cur_counts))
+    if n == 0 or m == 0:
+        return 0.0, 1.0
+    d = float(np.max(np.abs(np.cumsum(ref_counts) / n - np.cumsum(cur_counts) / m)))
+    return d, ks_p_value(d, int(n), int(m))
+
+
+def ks_p_value(d: float, n: int, m: int) -> float:
+    """Two-sided p-value as scipy.stats.ks_2samp(method="asymp") computes it."""
+    en = n * m / (n + m)
+    return float(np.clip(stats.kstwo.sf(d, max(np.round(en), 1)), 0.0, 1.0))
+
+
+def wasserstein_from_counts(
+    ref_counts: np.ndarray, cur_counts: np.ndarray, edges: np.ndarray, lo: float, hi: float
+) -> float:
+    """W1 between two histograms on the same edges, mass spread evenly inside each bin.
+
+    lo and hi bound the two open outer bins (the smallest and largest value either side saw)."""
+    n, m = float(np.sum(ref_counts)), float(np.sum(cur_counts))
+    if n == 0 or m == 0:
+        return 0.0
+    bounds = np.concatenate(
+        ([min(lo, edges[0]) if edges.size else lo], edges, [max(hi, edges[-1]) if edges.size else hi])
+    )
+    widths = np.diff(bounds)
+    diff = np.concatenate(([0.0], np.cumsum(ref_counts) / n - np.cumsum(cur_counts) / m))
+    # The CDFs are linear inside a bin, so |F - G| is too unless it changes sign: trapezoids.
+    return float(np.sum(widths * (np.abs(diff[:-1]) + np.abs(diff[1:])) / 2))
+
+
+def coarse_counts(
+    ref_counts: np.ndarray, cur_counts: np.ndarray, bins: int = PSI_BINS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Groups fine reference-quantile bins into about `bins` bins of equal reference mass."""
+    cum = np.cumsum(ref_counts)
+    total = cum[-1] if cum.size else 0
+    if total == 0 or ref_counts.size <= bins:
+        return np.asarray(ref_counts), np.asarray(cur_counts)
+    starts = np.unique(np.concatenate(([0], np.searchsorted(cum, total * np.arange(1, bins) / bins, side="right"))))
+    starts = starts[starts < ref_counts.size]
+    return np.add.reduceat(ref_counts, starts), np.add.reduceat(cur_counts, starts)
+
+
+def chi_square(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+    """Two-sample (contingency) chi-square test of "did the category mix change"."""
+    table = np.vstack([ref_counts, cur_counts]).astype(np.float64)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return 0.0, 1.0
+    result = stats.chi2_contingency(table, correction=False)
+    return float(result.statistic), float(result.pvalue)
+
+
+# ---------------------------------------------------------------- exact path (raw arrays)
+
+
+def ks_wasserstein_exact(ref_sorted: np.ndarray, cur: np.ndarray) -> tuple[float, float, float]:
+    """Exact two-sample KS statistic, its p-value and exact W1, with the reference already sorted."""
+    cur_sorted = np.sort(cur)
+    n, m = ref_sorted.size, cur_sorted.size
+    if n == 0 or m == 0:
+        return 0.0, 1.0, 0.0
+    combined = np.concatenate([ref_sorted, cur_sorted])
+    # Two sorted runs: a stable argsort merges them in linear time, and says which side each came from.
+    order = np.argsort(combined, kind="stable")
+    values = combined[order]
+    seen_ref = np.cumsum(order < n, dtype=np.int64)
+    gaps = np.abs(seen_ref / n - (np.arange(1, n + m + 1) - seen_ref) / m)
+    # Within a run of tied values only the last position has both CDFs complete.
+    last_of_tie = np.append(values[1:] != values[:-1], True)
+    d = float(gaps[last_of_tie].max())
+    w = float(np.dot(gaps[:-1], np.diff(values)))
+    return d, ks_p_value(d, n, m), w
+
+
+@dataclass
+class ExactStatistics:
+    ks: float
+    p_value: float
+    wasserstein: float  # divided by the reference standard deviation
+
+
+def exact_statistics(
+    columns: dict[str, tuple[np.ndarray, np.ndarray]], *, reference_sorted: bool = False, workers: int | None = None
+) -> dict[str, ExactStatistics]:
+    """Exact KS (with p-value) and normalised Wasserstein for {feature: (reference, current)} raw
+    columns. NumPy's sorts release the GIL, so columns run in parallel threads."""
+
+    def one(pair: tuple[np.ndarray, np.ndarray]) -> ExactStatistics:
+        ref, cur = pair
+        ref = ref[np.isfinite(ref)]
+        cur = cur[np.isfinite(cur)]
+        ref_sorted = ref if reference_sorted else np.sort(ref)
+        d, p, w = ks_wasserstein_exact(ref_sorted, cur)
+        std = float(ref_sorted.std()) if ref_sorted.size else 0.0
+        return ExactStatistics(d, p, w / std if std > 0 else w)
+
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        return dict(zip(columns, pool.map(one, columns.values()), strict=True))
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class FeatureResult:
+    feature: str
+    kind: str
+    method: str
+    statistic: float
+    threshold: float
+    drifted: bool
+    reference_n: int
+    current_n: int
+    why: str
+    p_value: float | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_method(kind: str, reference_n: int) -> str:
+    small = reference_n <= SMALL_REFERENCE_ROWS
+    if kind == "numeric":
+        return Method.KS if small else Method.WASSERSTEIN
+    return Method.CHI_SQUARE if small else Method.JENSEN_SHANNON
+
+
+def _verdict(
+    feature: str,
+    kind: str,
+    method: str,
+    threshold: float,
+    scores: dict[str, float],
+    p_values: dict[str, float],
+    reference_n: int,
+    current_n: int,
+) -> FeatureResult:
+    if current_n == 0:
+        return FeatureResult(
+            feature, kind, method, 0.0, threshold, False, reference_n, 0, "no values in this window", scores=scores
+        )
+    if method in P_VALUE_METHODS:
+        p = p_values[method]
+        drifted = p < threshold
+        why = (
+            f"{method} p-value {p:.3g} {'<' if drifted else '>='} {threshold:g} "
+            f"(reference n={reference_n}, current n={current_n})"
+        )
+        return FeatureResult(
+            feature, kind, method, scores[method], threshold, drifted, reference_n, current_n, why, p, scores
+        )
+    value = scores[method]
+    drifted = value >= threshold
+    why = (
+        f"{method} {value:.3g} {'>=' if drifted else '<'} {threshold:g} "
+        f"(reference n={reference_n}, current n={current_n})"
+    )
+    return FeatureResult(feature, kind, method, value, threshold, drifted, reference_n, current_n, why, None, scores)
+
+
+def numeric_drift(
+    feature: str,
+    profile: NumericProfile,
+    current: NumericHistogram,
+    *,
+    method: str | None = None,
+    threshold: float | None = None,
+) -> FeatureResult:
+    ref, cur = profile.counts, current.counts
+    method = method or default_method("numeric", profile.n)
+    threshold = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
+    d, p = ks_from_counts(ref, cur)
+    lo, hi = min(profile.min, current.min), max(profile.max, current.max)
+    w = wasserstein_from_counts(ref, cur, profile.edges, lo, hi)
+    scale = profile.std if profile.std > 0 else 1.0
+    ref_c, cur_c = coarse_counts(ref, cur)
+    scores = {
+        Method.KS: d,
+        Method.WASSERSTEIN: w / scale,
+        Method.PSI: psi(ref_c, cur_c),
+        Method.JENSEN_SHANNON: jensen_shannon(ref, cur),
+        Method.KL: kl_divergence(ref_c, cur_c),
+    }
+    return _verdict(feature, "numeric", method, threshold, scores, {Method.KS: p}, profile.n, current.n)
+
+
+def categorical_drift(
+    feature: str,
+    profile: CategoricalProfile,
+    current: CategoricalHistogram,
+    *,
+    method: str | None = None,
+    threshold: float | None = None,
+) -> FeatureResult:
+    categories = list(dict.fromkeys([*profile.counts, *current.counts]))
+    ref = np.array([profile.counts.get(c, 0) for c in categories], dtype=np.float64)
+    cur = np.array([current.counts.get(c, 0) for c in categories], dtype=np.float64)
+    method = method or default_method("categorical", profile.n)
+    threshold = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
+    chi, p = chi_square(ref, cur)
+    scores = {Method.CHI_SQUARE: chi, Method.PSI: psi(ref, cur), Method.JENSEN_SHANNON: jensen_shannon(ref, cur)}
+    return _verdict(feature, "categorical", method, threshold, scores, {Method.CHI_SQUARE: p}, profile.n, current.n)
+
+
+def feature_drift(
+    feature: str,
+    profile: NumericProfile | CategoricalProfile,
+    current: NumericHistogram | CategoricalHistogram,
+    *,
+    method: str | None = None,
+    threshold: float | None = None,
+) -> FeatureResult:
+    if isinstance(profile, NumericProfile):
+        assert isinstance(current, NumericHistogram)
+        return numeric_drift(feature, profile, current, method=method, threshold=threshold)
+    assert isinstance(current, CategoricalHistogram)
+    return categorical_drift(feature, profile, current, method=method, threshold=threshold)
+
+
+@dataclass
+class WindowVerdict:
+    drifted: bool
+    share: float
+    drifted_features: list[str]
+    threshold_share: float
+    why: str
+
+
+def window_verdict(results: list[FeatureResult], *, share: float = DEFAULT_DRIFT_SHARE) -> WindowVerdict:
+    checked = [r for r in results if r.current_n > 0]
+    drifted = [r.feature for r in checked if r.drifted]
+    fraction = len(drifted) / len(checked) if checked else 0.0
+    is_drifted = bool(checked) and fraction >= share
+    why = f"{len(drifted)} of {len(checked)} features drifted ({fraction:.0%}); the window drifts at {share:.0%}"
+    return WindowVerdict(is_drifted, fraction, drifted, share, why)
+
+
+@dataclass
+class VolumeCheck:
+    rows: int
+    trailing_median: float | None
+    ratio: float | None
+    anomaly: str  # "", "drop" or "spike"
+    why: str
+
+
+def volume_check(
+    rows: int, trailing: list[int], *, drop_below: float = 0.5, spike_above: float = 2.0, min_history: int = 3
+) -> VolumeCheck:
+    """Rows in a window against the median of the trailing windows: a large drop or spike is an anomaly."""
+    if len(trailing) < min_history:
+        return VolumeCheck(rows, None, None, "", f"{len(trailing)} earlier windows; {min_history} needed to judge")
+    med = float(median(trailing))
+    if med <= 0:
+        return VolumeCheck(rows, med, None, "spike" if rows > 0 else "", "trailing median is 0")
+    ratio = rows / med
+    if ratio < drop_below:
+        return VolumeCheck(rows, med, ratio, "drop", f"{rows} rows is {ratio:.0%} of the trailing median {med:g}")
+    if ratio > spike_above:
+        return VolumeCheck(rows, med, ratio, "spike", f"{rows} rows is {ratio:.0%} of the trailing median {med:g}")
+    return VolumeCheck(rows, med, ratio, "", f"{rows} rows, {ratio:.0%} of the trailing median {med:g}")

@@ -1,0 +1,564 @@
+"""Drift jobs, notifications and retrain triggers: the work Celery tasks and commands call."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import requests
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from registry.audit import audit_record
+from registry.errors import PortalError
+
+from . import drift, profiles
+from .models import (
+    Alert,
+    BatchHistogram,
+    DriftRun,
+    FeatureDriftResult,
+    Monitor,
+    Notification,
+    NotificationChannel,
+    RetrainEvent,
+    RetrainTrigger,
+)
+from .services import alert_clear, alert_raise, batch_bin, batch_frame, reference_current
+
+logger = logging.getLogger(__name__)
+
+# A run still "running" after this long was left by a dead worker: another delivery may take it.
+STALE_AFTER = timedelta(minutes=15)
+TRAILING_WINDOWS = 7
+
+
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def row_windows(monitor: Monitor) -> list[tuple[datetime, datetime, bool]]:
+    """Row-count windows: consecutive whole batches (by event time) until `window_rows` rows are in.
+    Each is (start, end, complete); batches sharing an event time stay in one window."""
+    windows: list[tuple[datetime, datetime, bool]] = []
+    start: datetime | None = None
+    rows = 0
+    batches = list(monitor.batches.order_by("event_time", "pk").values_list("event_time", "rows"))
+    for i, (event_time, batch_rows) in enumerate(batches):
+        start = start or event_time
+        rows += batch_rows
+        next_time = batches[i + 1][0] if i + 1 < len(batches) else None
+        if rows >= (monitor.window_rows or 0) and next_time != event_time:
+            windows.append((start, event_time + ONE_MICROSECOND, True))
+            start, rows = None, 0
+    if start is not None:
+        windows.append((start, batches[-1][0] + ONE_MICROSECOND, False))
+    return windows
+
+
+def window_bounds(monitor: Monitor, at: datetime) -> tuple[datetime, datetime]:
+    """The window containing `at`: for time windows, aligned to multiples of the window length since
+    the epoch (UTC); for row-count windows, the one whose batches span `at` (else the last one)."""
+    if monitor.window_rows:
+        windows = row_windows(monitor)
+        for start, end, _complete in windows:
+            if start <= at < end:
+                return start, end
+        if windows and at >= windows[-1][0]:
+            return windows[-1][0], windows[-1][1]
+        raise PortalError("No batches in that range: a row-count window starts at its first batch.")
+    seconds = monitor.window_seconds
+    start = math.floor(at.timestamp() / seconds) * seconds
+    return datetime.fromtimestamp(start, tz=UTC), datetime.fromtimestamp(start + seconds, tz=UTC)
+
+
+def drift_run_prepare(*, monitor: Monitor, window_start: datetime, trigger: str) -> DriftRun:
+    """The run of a window, queued. A finished run of the same window is queued again (its results
+    are replaced when it runs), never duplicated."""
+    start, end = window_bounds(monitor, window_start)
+    with transaction.atomic():
+        run, created = DriftRun.objects.select_for_update().get_or_create(
+            monitor=monitor, window_start=start, defaults={"window_end": end, "trigger": trigger}
+        )
+        stale = (
+            run.status == DriftRun.Status.RUNNING and run.claimed_at and run.claimed_at < timezone.now() - STALE_AFTER
+        )
+        if not created and (run.status in (DriftRun.Status.DONE, DriftRun.Status.FAILED) or stale):
+            # A row-count window still filling up ends later on each run.
+            run.status, run.trigger, run.error, run.window_end = DriftRun.Status.QUEUED, trigger, "", end
+            run.save(update_fields=["status", "trigger", "error", "window_end"])
+    return run
+
+
+def drift_run_claim(*, run_id: int) -> bool:
+    """Takes a queued run, or one a dead worker left running; False when someone else holds it."""
+    now = timezone.now()
+    claimable = Q(status=DriftRun.Status.QUEUED) | Q(status=DriftRun.Status.RUNNING, claimed_at__lt=now - STALE_AFTER)
+    return (
+        DriftRun.objects.filter(claimable, pk=run_id).update(
+            status=DriftRun.Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1
+        )
+        == 1
+    )
+
+
+def _thresholds(monitor: Monitor, kind: str) -> tuple[str | None, float | None]:
+    if kind == profiles.FeatureKind.NUMERIC:
+        return monitor.numeric_method or None, monitor.numeric_threshold
+    return monitor.categorical_method or None, monitor.categorical_threshold
+
+
+def _label_metric(monitor: Monitor, batches: list[Any]) -> dict[str, Any]:
+    """The model's metric on the window, when the batches carry labels: accuracy for a categorical
+    prediction, RMSE and MAE for a numeric one."""
+    pred, label = monitor.prediction_column, monitor.label_column
+    if not (pred and label):
+        return {}
+    pairs = []
+    for batch in batches:
+        frame = batch_frame(batch)
+        if pred in frame and label in frame:
+            pairs.append(frame[[pred, label]].dropna())
+    if not pairs:
+        return {}
+    import pandas as pd
+
+    both = pd.concat(pairs)
+    if both.empty:
+        return {}
+    if pd.api.types.is_numeric_dtype(both[pred]) and pd.api.types.is_float_dtype(both[pred]):
+        err = both[pred].to_numpy(float) - both[label].to_numpy(float)
+        return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))), "labelled_rows": len(both)}
+    return {"accuracy": float((both[pred].astype(str) == both[label].astype(str)).mean()), "labelled_rows": len(both)}
+
+
+def drift_run_compute(*, run_id: int) -> DriftRun:
+    """Computes one claimed window: per-feature results, verdict, volume, metric, alerts, retrain."""
+    run = DriftRun.objects.select_related("monitor__project").get(pk=run_id)
+    monitor = run.monitor
+    reference = reference_current(monitor)
+    batches = list(monitor.batches.filter(event_time__gte=run.window_start, event_time__lt=run.window_end))
+    rows = sum(b.rows for b in batches)
+    if reference is None:
+        DriftRun.objects.filter(pk=run.pk).update(
+            status=DriftRun.Status.DONE,
+            finished_at=timezone.now(),
+            rows=rows,
+            batches=len(batches),
+            why="No reference dataset yet: upload one to compute drift.",
+        )
+        run.refresh_from_db()
+        return run
+    for batch in batches:
+        batch_bin(batch_id=batch.pk)  # a no-op for batches binned on arrival
+    profs = {name: profiles.profile_from_dict(data) for name, data in reference.profile.items()}
+    by_feature: dict[str, list[profiles.Histogram]] = {}
+    for hist in BatchHistogram.objects.filter(batch__in=batches, reference=reference).only("feature", "histogram"):
+        by_feature.setdefault(hist.feature, []).append(profiles.histogram_from_dict(hist.histogram))
+
+    results: list[tuple[str, drift.FeatureResult]] = []
+    for name, profile in profs.items():
+        role = (
+            "prediction"
+            if name == monitor.prediction_column
+            else "label"
+            if name == monitor.label_column
+            else "feature"
+        )
+        hists = by_feature.get(name)
+        if not hists:
+            empty = (
+                profiles.NumericHistogram(counts=np.zeros(profile.counts.size, dtype=np.int64))
+                if isinstance(profile, profiles.NumericProfile)
+                else profiles.CategoricalHistogram()
+            )
+            hists = [empty]
+        method, threshold = _thresholds(monitor, profile.kind)
+        try:
+            result = drift.feature_drift(
+                name, profile, profiles.merge_histograms(hists), method=method, threshold=threshold
+            )
+        except KeyError:  # a method that does not apply to this kind (e.g. KS on a category)
+            result = drift.feature_drift(name, profile, profiles.merge_histograms(hists))
+        results.append((role, result))
+
+    verdict = drift.window_verdict([r for role, r in results if role == "feature"], share=monitor.drift_share)
+    trailing = list(
+        DriftRun.objects.filter(monitor=monitor, window_start__lt=run.window_start, status=DriftRun.Status.DONE)
+        .order_by("-window_start")
+        .values_list("rows", flat=True)[:TRAILING_WINDOWS]
+    )
+    volume = drift.volume_check(
+        rows,
+        [] if monitor.window_rows else trailing,  # row-count windows hold the same rows by construction
+        drop_below=monitor.volume_drop_below,
+        spike_above=monitor.volume_spike_above,
+    )
+    metrics = _label_metric(monitor, batches)
+
+    with transaction.atomic():
+        run.results.all().delete()  # a re-run replaces the window's results
+        FeatureDriftResult.objects.bulk_create(
+            [
+                FeatureDriftResult(
+                    run=run,
+                    feature=r.feature,
+                    kind=r.kind,
+                    role=role,
+                    method=r.method,
+                    statistic=_finite(r.statistic),
+                    p_value=None if r.p_value is None else _finite(r.p_value),
+                    threshold=r.threshold,
+                    drifted=r.drifted,
+                    reference_n=r.reference_n,
+                    current_n=r.current_n,
+                    why=r.why,
+                    scores={k: _finite(v) for k, v in r.scores.items()},
+                )
+                for role, r in results
+            ]
+        )
+        DriftRun.objects.filter(pk=run.pk).update(
+            status=DriftRun.Status.DONE,
+            finished_at=timezone.now(),
+            reference=reference,
+            rows=rows,
+            batches=len(batches),
+            drifted=verdict.drifted,
+            drifted_share=verdict.share,
+            why=verdict.why,
+            volume={
+                "rows": volume.rows,
+                "trailing_median": volume.trailing_median,
+                "ratio": volume.ratio,
+                "anomaly": volume.anomaly,
+                "why": volume.why,
+                "metrics": metrics,
+            },
+            error="",
+        )
+        run.refresh_from_db()
+        _alerts_for_run(run, results, verdict, volume)
+        if verdict.drifted:
+            retrain_request(monitor=monitor, run=run, reason=RetrainEvent.Reason.DRIFT)
+    return run
+
+
+def _finite(value: float) -> float:
+    return float(value) if math.isfinite(value) else 1e300
+
+
+def _alerts_for_run(
+    run: DriftRun, results: list[tuple[str, drift.FeatureResult]], verdict: drift.WindowVerdict, volume: Any
+) -> None:
+    monitor, start = run.monitor, run.window_start
+    for _role, r in results:
+        if r.drifted:
+            alert_raise(
+                monitor=monitor,
+                kind=Alert.Kind.FEATURE_DRIFT,
+                key_suffix="",
+                feature=r.feature,
+                window_start=start,
+                severity=Alert.Severity.WARNING,
+                title=f"{r.feature} drifted in the window of {start:%Y-%m-%d %H:%M} on {monitor.name}",
+                detail=r.why,
+                run=run,
+            )
+        else:
+            alert_clear(monitor=monitor, kind=Alert.Kind.FEATURE_DRIFT, feature=r.feature, window_start=start)
+    if verdict.drifted:
+        alert_raise(
+            monitor=monitor,
+            kind=Alert.Kind.WINDOW_DRIFT,
+            key_suffix="",
+            window_start=start,
+            severity=Alert.Severity.CRITICAL,
+            title=f"Window of {start:%Y-%m-%d %H:%M} drifted on {monitor.name}: {', '.join(verdict.drifted_features)}",
+            detail=verdict.why,
+            run=run,
+        )
+    else:
+        alert_clear(monitor=monitor, kind=Alert.Kind.WINDOW_DRIFT, feature="", window_start=start)
+    if volume.anomaly:
+        alert_raise(
+            monitor=monitor,
+            kind=Alert.Kind.VOLUME,
+            key_suffix="",
+            window_start=start,
+            severity=Alert.Severity.WARNING,
+            title=f"Volume {volume.anomaly} in the window of {start:%Y-%m-%d %H:%M} on {monitor.name}",
+            detail=volume.why,
+            run=run,
+        )
+    else:
+        alert_clear(monitor=monitor, kind=Alert.Kind.VOLUME, feature="", window_start=start)
+
+
+def drift_run_now(*, monitor: Monitor, window_start: datetime, trigger: str) -> DriftRun:
+    """Synchronously: prepare, claim and compute one window (command, demo)."""
+    run = drift_run_prepare(monitor=monitor, window_start=window_start, trigger=trigger)
+    if not drift_run_claim(run_id=run.pk):
+        raise PortalError("Another job is computing this window right now; try again in a moment.")
+    try:
+        return drift_run_compute(run_id=run.pk)
+    except Exception as exc:
+        DriftRun.objects.filter(pk=run.pk).update(status=DriftRun.Status.FAILED, error=str(exc)[:2000])
+        raise
+
+
+def runs_to_resume(*, now: datetime | None = None) -> list[int]:
+    """Runs a dead worker left running, and queued runs whose task never arrived: beat sends them again
+    (the claim makes a duplicate delivery harmless)."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stuck = Q(status=DriftRun.Status.RUNNING, claimed_at__lt=cutoff) | Q(
+        status=DriftRun.Status.QUEUED, created_at__lt=cutoff
+    ) & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=cutoff))
+    return list(DriftRun.objects.filter(stuck).values_list("pk", flat=True))
+
+
+def due_windows(*, now: datetime | None = None) -> list[tuple[Monitor, datetime]]:
+    """The last complete window of each active monitor that has no finished run yet."""
+    now = now or timezone.now()
+    due = []
+    for monitor in Monitor.objects.filter(is_active=True):
+        if monitor.window_rows:
+            done = set(
+                DriftRun.objects.filter(monitor=monitor, status=DriftRun.Status.DONE).values_list(
+                    "window_start", "window_end"
+                )
+            )
+            due += [
+                (monitor, start)
+                for start, end, complete in row_windows(monitor)
+                if complete and (start, end) not in done
+            ]
+            continue
+        start, _ = window_bounds(monitor, now - timedelta(seconds=monitor.window_seconds))
+        if not DriftRun.objects.filter(monitor=monitor, window_start=start, status=DriftRun.Status.DONE).exists():
+            due.append((monitor, start))
+    return due
+
+
+# ---------------------------------------------------------------- notifications
+
+
+def notifications_create(*, alert_id: int) -> list[int]:
+    alert = Alert.objects.get(pk=alert_id)
+    if alert.status == Alert.Status.MUTED:
+        return []
+    ids = []
+    for channel in NotificationChannel.objects.filter(monitor_id=alert.monitor_id, is_active=True):
+        notification, _ = Notification.objects.get_or_create(alert=alert, channel=channel)
+        if notification.status != Notification.Status.SENT:
+            ids.append(notification.pk)
+    return ids
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    return {
+        "event": "monitoring.alert",
+        "alert": {
+            "id": alert.pk,
+            "kind": alert.kind,
+            "severity": alert.severity,
+            "status": alert.status,
+            "title": alert.title,
+            "detail": alert.detail,
+            "feature": alert.feature,
+            "window_start": alert.window_start.isoformat() if alert.window_start else None,
+            "url": alert.get_absolute_url(),
+        },
+        "monitor": {"id": alert.monitor_id, "name": alert.monitor.name, "model": alert.monitor.model_ref},
+    }
+
+
+def signature_header(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over "<timestamp>.<body>", hex: the receiver recomputes it with the shared secret."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+class DeliveryFailed(Exception):
+    """A notification or retrain call failed in a way worth retrying (network, 5xx, 429)."""
+
+
+def notification_send(*, notification_id: int) -> Notification:
+    notification = Notification.objects.select_related("alert__monitor", "channel").get(pk=notification_id)
+    if notification.status == Notification.Status.SENT:
+        return notification
+    alert, channel = notification.alert, notification.channel
+    Notification.objects.filter(pk=notification.pk).update(attempts=F("attempts") + 1)
+    try:
+        if channel.kind == NotificationChannel.Kind.EMAIL:
+            recipients = [a.strip() for a in channel.target.split(",") if a.strip()]
+            send_mail(
+                subject=f"[{alert.get_severity_display()}] {alert.title}"[:200],
+                message=f"{alert.detail}\n\nEvidence: {alert.get_absolute_url()}",
+                from_email=None,
+                recipient_list=recipients,
+            )
+        else:
+            body = json.dumps(alert_payload(alert), sort_keys=True).encode()
+            timestamp = str(int(timezone.now().timestamp()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-Portal-Timestamp": timestamp,
+                "X-Portal-Delivery": f"notification-{notification.pk}",
+            }
+            if channel.secret:
+                headers["X-Portal-Signature"] = signature_header(channel.secret, timestamp, body)
+            response = requests.post(
+                channel.target, data=body, headers=headers, timeout=settings.MONITORING_WEBHOOK_TIMEOUT
+            )
+            if response.status_code >= 300:
+                raise DeliveryFailed(f"webhook answered {response.status_code}")
+    except (DeliveryFailed, requests.RequestException, OSError) as exc:
+        Notification.objects.filter(pk=notification.pk).update(
+            status=Notification.Status.FAILED, last_error=str(exc)[:2000]
+        )
+        raise DeliveryFailed(str(exc)) from exc
+    Notification.objects.filter(pk=notification.pk).update(
+        status=Notification.Status.SENT, sent_at=timezone.now(), last_error=""
+    )
+    notification.refresh_from_db()
+    return notification
+
+
+# ---------------------------------------------------------------- retraining
+
+
+def retrain_payload(
+    trigger: RetrainTrigger, monitor: Monitor, run: DriftRun | None, reason: str, actor: Any
+) -> dict[str, Any]:
+    drifted = []
+    scores: dict[str, Any] = {}
+    if run is not None:
+        for result in run.results.all():
+            scores[result.feature] = {
+                "method": result.method,
+                "statistic": result.statistic,
+                "threshold": result.threshold,
+                "drifted": result.drifted,
+            }
+            if result.drifted:
+                drifted.append(result.feature)
+    generic = {
+        "event": "monitoring.retrain_requested",
+        "reason": reason,
+        "requested_by": getattr(actor, "username", None),
+        "monitor": {"id": monitor.pk, "name": monitor.name, "project": monitor.project.slug},
+        "model": {"name": monitor.model_name, "alias": monitor.alias or None, "version": monitor.version},
+        "window": {
+            "start": run.window_start.isoformat() if run else None,
+            "end": run.window_end.isoformat() if run else None,
+        },
+        "drifted_features": drifted,
+        "scores": scores,
+    }
+    if trigger.preset != RetrainTrigger.Preset.KUBEFLOW:
+        return generic
+    options = trigger.options or {}
+    # Kubeflow Pipelines v2 REST API, POST /apis/v2beta1/runs: parameters must be scalars.
+    body: dict[str, Any] = {
+        "display_name": f"retrain {monitor.model_name} ({reason}) {timezone.now():%Y-%m-%d %H:%M}",
+        "description": f"Requested by the MLOps portal monitor {monitor.name}",
+        "pipeline_version_reference": {
+            "pipeline_id": options.get("pipeline_id", ""),
+            "pipeline_version_id": options.get("pipeline_version_id", ""),
+        },
+        "runtime_config": {
+            "parameters": {
+                "model_name": monitor.model_name,
+                "model_alias": monitor.alias,
+                "monitor_id": monitor.pk,
+                "reason": reason,
+                "window_start": generic["window"]["start"] or "",
+                "drifted_features": ",".join(drifted),
+            }
+        },
+    }
+    if options.get("experiment_id"):
+        body["experiment_id"] = options["experiment_id"]
+    return body
+
+
+def retrain_request(
+    *, monitor: Monitor, run: DriftRun | None, reason: str, actor: AbstractBaseUser | None = None
+) -> RetrainEvent | None:
+    """Records a retrain request and sends it after commit. A drift-triggered request inside the
+    cooldown of an earlier one is dropped: one drift episode, one retraining. The button ignores it."""
+    with transaction.atomic():
+        trigger = RetrainTrigger.objects.select_for_update().filter(monitor=monitor, is_active=True).first()
+        if trigger is None or (reason == RetrainEvent.Reason.DRIFT and not trigger.on_drift):
+            return None
+        if reason == RetrainEvent.Reason.DRIFT:
+            since = timezone.now() - timedelta(hours=trigger.cooldown_hours)
+            if trigger.events.filter(created_at__gte=since).exclude(status=RetrainEvent.Status.FAILED).exists():
+                return None
+        event = RetrainEvent.objects.create(
+            trigger=trigger,
+            monitor=monitor,
+            run=run,
+            reason=reason,
+            requested_by=actor,
+            payload=retrain_payload(trigger, monitor, run, reason, actor),
+        )
+        _audit(monitor, actor, event)
+        from .tasks import retrain_send
+
+        transaction.on_commit(lambda: retrain_send.delay(event.pk))
+    return event
+
+
+def _audit(monitor: Monitor, actor: Any, event: RetrainEvent) -> None:
+    audit_record(
+        action="monitor.retrain_triggered",
+        actor=actor,
+        obj=monitor,
+        project=monitor.project,
+        summary=f"Retraining of {monitor.model_ref} requested ({event.get_reason_display().lower()})",
+        data={"retrain_event": event.pk, "run": event.run_id, "url": event.trigger.url, "reason": event.reason},
+    )
+
+
+def retrain_send(*, event_id: int) -> RetrainEvent:
+    event = RetrainEvent.objects.select_related("trigger").get(pk=event_id)
+    if event.status == RetrainEvent.Status.SENT:
+        return event
+    RetrainEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1)
+    headers = {"Content-Type": "application/json", "X-Portal-Delivery": f"retrain-{event.pk}"}
+    if event.trigger.auth_header:
+        headers["Authorization"] = event.trigger.auth_header
+    try:
+        response = requests.post(
+            event.trigger.url,
+            data=json.dumps(event.payload),
+            headers=headers,
+            timeout=settings.MONITORING_WEBHOOK_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        RetrainEvent.objects.filter(pk=event.pk).update(
+            status=RetrainEvent.Status.FAILED, response_body=str(exc)[:4000]
+        )
+        raise DeliveryFailed(str(exc)) from exc
+    ok = response.status_code < 300
+    RetrainEvent.objects.filter(pk=event.pk).update(
+        status=RetrainEvent.Status.SENT if ok else RetrainEvent.Status.FAILED,
+        response_status=response.status_code,
+        response_body=response.text[:4000],
+        sent_at=timezone.now() if ok else None,
+    )
+    if not ok and (response.status_code >= 500 or response.status_code == 429):
+        raise DeliveryFailed(f"pipeline endpoint answered {response.status_code}")
+    event.refresh_from_db()
+    return event

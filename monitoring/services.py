@@ -1,0 +1,515 @@
+"""Monitoring writes: monitors, references, ingest tokens, batches, alerts."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from registry.errors import PermissionDenied, PortalError
+from registry.models import Project
+from registry.roles import is_admin
+
+from . import profiles
+from .ingest import BadBatch, event_times, parse_batch
+from .models import (
+    Alert,
+    InferenceBatch,
+    IngestToken,
+    Monitor,
+    NotificationChannel,
+    ReferenceProfile,
+    RetrainTrigger,
+    SchemaMismatch,
+    monitoring_storage,
+)
+from .schema import NUMBER_TYPES, received_schema, schema_compare, schema_from_frame
+from .signatures import artifact_read, signature_fetch, training_run_id
+
+TOKEN_PREFIX = "mpi_"  # marks a monitoring ingest token in logs and secret scanners
+
+
+class NotFound(PortalError):
+    status_code = 404
+    code = "not_found"
+
+
+class Unauthenticated(PortalError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+def monitor_editable_by(*, monitor_project: Project, user: AbstractBaseUser) -> bool:
+    """Admins edit any monitor; engineers the monitors of projects they are members of."""
+    if not user.is_authenticated or not user.has_perm("monitoring.change_monitor"):
+        return False
+    return is_admin(user) or monitor_project.memberships.filter(user=user).exists()
+
+
+def ensure_editable(project: Project, user: AbstractBaseUser) -> None:
+    if not monitor_editable_by(monitor_project=project, user=user):
+        raise PermissionDenied(
+            "Only the project's members with the Engineer role, or an admin, can change its monitors."
+        )
+
+
+# ---------------------------------------------------------------- monitors
+
+
+MONITOR_FIELDS = (
+    "prediction_column",
+    "label_column",
+    "event_time_column",
+    "numeric_method",
+    "numeric_threshold",
+    "categorical_method",
+    "categorical_threshold",
+    "drift_share",
+    "window_seconds",
+    "window_rows",
+    "volume_drop_below",
+    "volume_spike_above",
+    "is_active",
+)
+
+
+@transaction.atomic
+def monitor_create(
+    *,
+    actor: AbstractBaseUser | None,
+    project: Project,
+    name: str,
+    model_name: str,
+    alias: str = "champion",
+    version: int | None = None,
+    expected_schema: list[dict[str, Any]] | None = None,
+    **options: Any,
+) -> Monitor:
+    if actor is not None:
+        if not actor.has_perm("monitoring.add_monitor"):
+            raise PermissionDenied("Your role cannot create monitors.")
+        ensure_editable(project, actor)
+    if not alias and not version:
+        raise PortalError("Name an alias to follow or a version to pin.", fields={"alias": ["Alias or version."]})
+    if Monitor.objects.filter(project=project, name=name).exists():
+        raise PortalError(f"The project already has a monitor named “{name}”.", fields={"name": ["Taken."]})
+    if expected_schema is None:
+        # Pre-filled from the model's signature; empty when MLflow has none (the reference fills it).
+        expected_schema = signature_fetch(model_name=model_name, alias=alias, version=version) or []
+    unknown = set(options) - set(MONITOR_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown monitor options: {', '.join(sorted(unknown))}")
+    return Monitor.objects.create(
+        project=project,
+        name=name,
+        model_name=model_name,
+        alias=alias,
+        version=version,
+        expected_schema=expected_schema,
+        created_by=actor,
+        **options,
+    )
+
+
+@transaction.atomic
+def monitor_update(*, actor: AbstractBaseUser, monitor_id: int, **fields: Any) -> Monitor:
+    monitor = Monitor.objects.select_for_update().select_related("project").get(pk=monitor_id)
+    ensure_editable(monitor.project, actor)
+    allowed = {*MONITOR_FIELDS, "name", "model_name", "alias", "version", "expected_schema"}
+    for key, value in fields.items():
+        if key not in allowed:
+            raise TypeError(f"Unknown monitor field {key}")
+        setattr(monitor, key, value)
+    monitor.save()
+    return monitor
+
+
+def feature_kinds(monitor: Monitor, frame: pd.DataFrame | None = None) -> dict[str, str]:
+    """Feature -> numeric/categorical from the expected schema, plus the prediction and label columns."""
+    kinds = {
+        str(col["name"]): profiles.FeatureKind.NUMERIC
+        if str(col.get("type")) in NUMBER_TYPES
+        else profiles.FeatureKind.CATEGORICAL
+        for col in monitor.expected_schema
+        if col.get("name")
+    }
+    for column in (monitor.prediction_column, monitor.label_column):
+        if column and frame is not None and column in frame:
+            kinds[column] = profiles.infer_kind(frame[column])
+    return kinds
+
+
+# ---------------------------------------------------------------- references
+
+
+@transaction.atomic
+def reference_upload(
+    *,
+    actor: AbstractBaseUser | None,
+    monitor_id: int,
+    body: bytes,
+    fmt: str,
+    source: str = ReferenceProfile.Source.UPLOAD,
+) -> ReferenceProfile:
+    """Profiles a reference dataset once and makes it the monitor's current reference."""
+    monitor = Monitor.objects.select_for_update().select_related("project").get(pk=monitor_id)
+    if actor is not None:
+        ensure_editable(monitor.project, actor)
+    parsed = parse_batch(body, fmt=fmt, max_bytes=max(settings.MONITORING_MAX_BATCH_BYTES, len(body)))
+    frame = parsed.frame
+    if not monitor.expected_schema:
+        not_inputs = {monitor.prediction_column, monitor.label_column, monitor.event_time_column} - {""}
+        monitor.expected_schema = schema_from_frame(frame.drop(columns=[c for c in not_inputs if c in frame]))
+        monitor.save(update_fields=["expected_schema", "updated_at"])
+    kinds = feature_kinds(monitor, frame)
+    missing = [name for name in kinds if name not in frame]
+    if missing:
+        raise BadBatch(f"The reference lacks the monitor's features: {', '.join(missing)}.", code="missing_features")
+    try:
+        profile = profiles.profile_frame(frame, kinds)
+    except ValueError as exc:
+        raise BadBatch(str(exc), code="bad_reference") from exc
+    ReferenceProfile.objects.filter(monitor=monitor, is_current=True).update(is_current=False)
+    name = monitoring_storage().save(
+        f"references/monitor-{monitor.pk}/{timezone.now():%Y%m%dT%H%M%S}.{fmt}", ContentFile(body)
+    )
+    return ReferenceProfile.objects.create(
+        monitor=monitor,
+        file_name=name,
+        rows=len(frame),
+        profile={feature: p.to_dict() for feature, p in profile.items()},
+        source=source,
+        created_by=actor,
+    )
+
+
+def reference_from_mlflow(
+    *, actor: AbstractBaseUser | None, monitor_id: int, artifact_path: str, run_id: str = ""
+) -> ReferenceProfile:
+    """Profiles a dataset logged as an artifact (CSV or Parquet) of a run in MLflow; without a run id,
+    of the run that trained the version the monitor watches."""
+    monitor = Monitor.objects.select_related("project").get(pk=monitor_id)
+    if actor is not None:
+        ensure_editable(monitor.project, actor)
+    fmt = next((ext for ext in ("csv", "parquet") if artifact_path.lower().endswith(f".{ext}")), None)
+    if fmt is None:
+        raise PortalError(
+            "The artifact must be a .csv or .parquet file.", fields={"artifact_path": ["CSV or Parquet."]}
+        )
+    run_id = run_id or training_run_id(model_name=monitor.model_name, alias=monitor.alias, version=monitor.version)
+    if not run_id:
+        raise PortalError(f"MLflow does not know which run trained {monitor.model_ref}; give the run id.")
+    body = artifact_read(run_id=run_id, artifact_path=artifact_path, max_bytes=settings.MONITORING_MAX_BATCH_BYTES)
+    return reference_upload(
+        actor=actor, monitor_id=monitor.pk, body=body, fmt=fmt, source=ReferenceProfile.Source.MLFLOW
+    )
+
+
+def reference_current(monitor: Monitor) -> ReferenceProfile | None:
+    return monitor.references.filter(is_current=True).first()
+
+
+# ---------------------------------------------------------------- ingest tokens
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass
+class NewToken:
+    token: IngestToken
+    key: str  # shown once, never stored
+
+
+def ingest_token_create(*, actor: AbstractBaseUser | None, monitor: Monitor, name: str = "") -> NewToken:
+    if actor is not None:
+        ensure_editable(monitor.project, actor)
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = IngestToken.objects.create(
+        monitor=monitor, name=name, prefix=key[:12], key_hash=_hash(key), created_by=actor
+    )
+    return NewToken(token=token, key=key)
+
+
+def ingest_token_revoke(*, actor: AbstractBaseUser, token_id: int) -> IngestToken:
+    token = IngestToken.objects.select_related("monitor__project").get(pk=token_id)
+    ensure_editable(token.monitor.project, actor)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def ingest_token_check(*, monitor_id: int, key: str) -> Monitor:
+    """The monitor a key may post to; 401 for a missing, wrong or revoked key, 404 for an unknown monitor."""
+    if not key:
+        raise Unauthenticated("Send the monitor's ingest token as “Authorization: Bearer <token>”.")
+    token = IngestToken.objects.select_related("monitor").filter(key_hash=_hash(key), revoked_at__isnull=True).first()
+    if token is None:
+        if not Monitor.objects.filter(pk=monitor_id).exists():
+            raise NotFound(f"No monitor {monitor_id}.")
+        raise Unauthenticated("The ingest token is wrong or revoked.")
+    if token.monitor_id != monitor_id:
+        # A valid key for another monitor learns nothing about this one.
+        raise NotFound(f"No monitor {monitor_id} for this token.")
+    IngestToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.monitor
+
+
+# ---------------------------------------------------------------- batches
+
+
+@dataclass
+class IngestResult:
+    batch: InferenceBatch
+    created: bool
+    mismatch: SchemaMismatch | None
+
+
+def batch_ingest(
+    *,
+    monitor: Monitor,
+    body: bytes,
+    fmt: str,
+    idempotency_key: str = "",
+    received_at: datetime | None = None,
+) -> IngestResult:
+    """Stores a batch and its schema check, or refuses it whole. A repeated Idempotency-Key returns
+    the first batch and stores nothing."""
+    if idempotency_key:
+        existing = InferenceBatch.objects.filter(monitor=monitor, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return IngestResult(existing, False, getattr(existing, "schema_mismatch", None))
+    parsed = parse_batch(body, fmt=fmt, max_bytes=settings.MONITORING_MAX_BATCH_BYTES)
+    frame = parsed.frame
+    received_at = received_at or timezone.now()
+    event_time = received_at
+    if monitor.event_time_column:
+        event_time = event_times(frame, monitor.event_time_column).min().to_pydatetime()
+    ignore = {monitor.prediction_column, monitor.label_column, monitor.event_time_column} - {""}
+    diffs = schema_compare(monitor.expected_schema, frame, typed=parsed.typed, ignore=ignore)
+    storage = monitoring_storage()
+    name = storage.save(
+        f"batches/monitor-{monitor.pk}/{received_at:%Y/%m/%d}/{secrets.token_hex(8)}.{fmt}", ContentFile(body)
+    )
+    try:
+        with transaction.atomic():
+            batch = InferenceBatch.objects.create(
+                monitor=monitor,
+                idempotency_key=idempotency_key,
+                received_at=received_at,
+                event_time=event_time,
+                rows=len(frame),
+                columns=received_schema(frame, typed=parsed.typed),
+                format=fmt,
+                file_name=name,
+                size_bytes=len(body),
+                sha256=hashlib.sha256(body).hexdigest(),
+            )
+            mismatch = None
+            if diffs:
+                mismatch = SchemaMismatch.objects.create(
+                    monitor=monitor, batch=batch, diffs=[d.to_dict() for d in diffs]
+                )
+                alert_raise(
+                    monitor=monitor,
+                    kind=Alert.Kind.SCHEMA_MISMATCH,
+                    # One alert per distinct change, whichever batch repeats it.
+                    key_suffix=hashlib.sha1(
+                        repr(sorted((d.column, d.change, d.received) for d in diffs)).encode()
+                    ).hexdigest()[:16],
+                    severity=Alert.Severity.CRITICAL,
+                    title=f"Schema mismatch on {monitor.name}: "
+                    + ", ".join(f"{d.column} ({d.change.replace('_', ' ')})" for d in diffs),
+                    detail="\n".join(d.detail for d in diffs),
+                    batch=batch,
+                )
+            from .tasks import batch_bin
+
+            transaction.on_commit(lambda: batch_bin.delay(batch.pk))
+    except IntegrityError:
+        # A concurrent retry with the same key won: keep its batch, drop our file.
+        storage.delete(name)
+        existing = InferenceBatch.objects.filter(monitor=monitor, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return IngestResult(existing, False, getattr(existing, "schema_mismatch", None))
+    except BaseException:
+        storage.delete(name)
+        raise
+    return IngestResult(batch, True, mismatch)
+
+
+def batch_frame(batch: InferenceBatch) -> pd.DataFrame:
+    from .ingest import read_stored
+
+    with monitoring_storage().open(batch.file_name, "rb") as handle:
+        return read_stored(handle.read(), batch.format)
+
+
+def batch_bin(*, batch_id: int) -> InferenceBatch:
+    """Bins a stored batch against the monitor's current reference (idempotent)."""
+    batch = InferenceBatch.objects.select_related("monitor").get(pk=batch_id)
+    reference = reference_current(batch.monitor)
+    if reference is None:
+        return batch  # binned when a reference arrives (drift jobs bin what is missing)
+    if batch.histograms.filter(reference=reference).exists():
+        return batch
+    frame = batch_frame(batch)
+    profs = {name: profiles.profile_from_dict(data) for name, data in reference.profile.items()}
+    hists = profiles.bin_frame(profs, frame)
+    from .models import BatchHistogram
+
+    with transaction.atomic():
+        BatchHistogram.objects.bulk_create(
+            [
+                BatchHistogram(batch=batch, reference=reference, feature=name, histogram=h.to_dict())
+                for name, h in hists.items()
+            ],
+            ignore_conflicts=True,
+        )
+        InferenceBatch.objects.filter(pk=batch.pk).update(status=InferenceBatch.Status.BINNED, binned_at=timezone.now())
+    batch.refresh_from_db()
+    return batch
+
+
+# ---------------------------------------------------------------- alerts
+
+
+def alert_raise(
+    *,
+    monitor: Monitor,
+    kind: str,
+    key_suffix: str,
+    severity: str,
+    title: str,
+    detail: str = "",
+    feature: str = "",
+    window_start: datetime | None = None,
+    run: Any = None,
+    batch: InferenceBatch | None = None,
+) -> tuple[Alert, bool]:
+    """One alert per dedupe key (monitor, kind, feature, window): a repeat updates it, never doubles it.
+    A resolved alert that fires again reopens; a muted one stays muted until its date."""
+    key = f"{monitor.pk}:{kind}:{feature}:{window_start.isoformat() if window_start else ''}:{key_suffix}"
+    with transaction.atomic():
+        alert, created = Alert.objects.select_for_update().get_or_create(
+            dedupe_key=key,
+            defaults={
+                "monitor": monitor,
+                "kind": kind,
+                "feature": feature,
+                "window_start": window_start,
+                "severity": severity,
+                "title": title[:300],
+                "detail": detail,
+                "run": run,
+                "batch": batch,
+            },
+        )
+        reopened = False
+        if not created:
+            alert.occurrences = F("occurrences") + 1
+            alert.last_seen_at = timezone.now()
+            alert.title, alert.detail, alert.severity = title[:300], detail, severity
+            alert.run = run or alert.run
+            mute_over = alert.status == Alert.Status.MUTED and alert.muted_until and alert.muted_until <= timezone.now()
+            if alert.status == Alert.Status.RESOLVED or mute_over:
+                alert.status, alert.muted_until, reopened = Alert.Status.OPEN, None, True
+            alert.save()
+            alert.refresh_from_db()
+        if created or reopened:
+            from .tasks import alert_notify
+
+            transaction.on_commit(lambda: alert_notify.delay(alert.pk))
+    return alert, created
+
+
+def alert_clear(*, monitor: Monitor, kind: str, feature: str, window_start: datetime | None) -> int:
+    """A re-run of a window that no longer drifts resolves the alerts it had raised."""
+    prefix = f"{monitor.pk}:{kind}:{feature}:{window_start.isoformat() if window_start else ''}:"
+    return Alert.objects.filter(dedupe_key__startswith=prefix, status=Alert.Status.OPEN).update(
+        status=Alert.Status.RESOLVED, updated_at=timezone.now()
+    )
+
+
+def _alert_for_change(actor: AbstractBaseUser, alert_id: int) -> Alert:
+    alert = Alert.objects.select_for_update().select_related("monitor__project").get(pk=alert_id)
+    if not actor.has_perm("monitoring.change_alert"):
+        raise PermissionDenied("Your role cannot change alerts.")
+    ensure_editable(alert.monitor.project, actor)
+    return alert
+
+
+@transaction.atomic
+def alert_acknowledge(*, actor: AbstractBaseUser, alert_id: int) -> Alert:
+    alert = _alert_for_change(actor, alert_id)
+    if alert.status != Alert.Status.OPEN:
+        raise PortalError(f"Only an open alert can be acknowledged; this one is {alert.get_status_display().lower()}.")
+    alert.status, alert.status_changed_by = Alert.Status.ACKNOWLEDGED, actor
+    alert.save()
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, actor: AbstractBaseUser, alert_id: int) -> Alert:
+    alert = _alert_for_change(actor, alert_id)
+    alert.status, alert.status_changed_by, alert.muted_until = Alert.Status.RESOLVED, actor, None
+    alert.save()
+    return alert
+
+
+@transaction.atomic
+def alert_mute(*, actor: AbstractBaseUser, alert_id: int, until: datetime) -> Alert:
+    alert = _alert_for_change(actor, alert_id)
+    if until <= timezone.now():
+        raise PortalError("Mute until a time in the future.", fields={"until": ["Must be in the future."]})
+    if until > timezone.now() + timedelta(days=365):
+        raise PortalError("Mute for a year at most.", fields={"until": ["At most a year ahead."]})
+    alert.status, alert.muted_until, alert.status_changed_by = Alert.Status.MUTED, until, actor
+    alert.save()
+    return alert
+
+
+# ---------------------------------------------------------------- channels and trigger
+
+
+def channel_remove(*, actor: AbstractBaseUser, channel_id: int) -> None:
+    channel = NotificationChannel.objects.select_related("monitor__project").get(pk=channel_id)
+    ensure_editable(channel.monitor.project, actor)
+    channel.delete()
+
+
+def channel_add(
+    *, actor: AbstractBaseUser | None, monitor: Monitor, kind: str, target: str, secret: str = ""
+) -> NotificationChannel:
+    if actor is not None:
+        ensure_editable(monitor.project, actor)
+    return NotificationChannel.objects.create(monitor=monitor, kind=kind, target=target.strip(), secret=secret)
+
+
+def retrain_trigger_set(
+    *,
+    actor: AbstractBaseUser | None,
+    monitor: Monitor,
+    url: str,
+    preset: str = RetrainTrigger.Preset.GENERIC,
+    **fields: Any,
+) -> RetrainTrigger:
+    if actor is not None:
+        ensure_editable(monitor.project, actor)
+    trigger, _ = RetrainTrigger.objects.update_or_create(
+        monitor=monitor, defaults={"url": url, "preset": preset, **fields}
+    )
+    return trigger

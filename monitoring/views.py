@@ -1,0 +1,467 @@
+"""Monitoring pages: thin views over selectors, services and chart builders."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core import validators
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from registry.errors import PortalError
+from registry.selectors import projects_visible_to
+
+from . import charts, jobs, profiles, selectors, services
+from .ingest import format_for
+from .models import Alert, DriftRun, Monitor, Notification, NotificationChannel, RetrainEvent, RetrainTrigger
+from .tasks import drift_run_enqueue
+
+
+def _monitor_or_404(request: HttpRequest, pk: int) -> Monitor:
+    return get_object_or_404(selectors.monitor_list_for(user=request.user), pk=pk)
+
+
+@login_required
+@permission_required("monitoring.view_monitor", raise_exception=True)
+@require_GET
+def monitor_list(request: HttpRequest) -> HttpResponse:
+    monitors = list(selectors.monitor_list_for(user=request.user))
+    rows = [
+        {
+            "monitor": m,
+            "status": selectors.monitor_status(m),
+            "label": selectors.MonitorStatus.LABELS[selectors.monitor_status(m)],
+            "badge": selectors.MonitorStatus.BADGES[selectors.monitor_status(m)],
+        }
+        for m in monitors
+    ]
+    return render(
+        request,
+        "monitoring/monitor_list.html",
+        {"rows": rows, "can_add": request.user.has_perm("monitoring.add_monitor")},
+    )
+
+
+def _figures(monitor: Monitor, runs: list[DriftRun], selected: DriftRun | None, feature: str) -> dict[str, Any]:
+    daily = not monitor.window_rows and monitor.window_seconds % 86_400 == 0
+    label = "%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S"
+    windows = [r.window_start.strftime(label) for r in runs]
+    features = sorted({res.feature for r in runs for res in r.results.all()})
+    by_run = [{res.feature: res for res in r.results.all()} for r in runs]
+    scores = [[round(by[f].score_ratio, 3) if f in by else None for by in by_run] for f in features]
+    drifted = [[by[f].drifted if f in by else None for by in by_run] for f in features]
+    figures: dict[str, Any] = {}
+    table: dict[str, Any] = {
+        "windows": windows,
+        "heat_rows": [
+            {"feature": f, "cells": [{"score": s, "drifted": d} for s, d in zip(srow, drow, strict=True)]}
+            for f, srow, drow in zip(features, scores, drifted, strict=True)
+        ],
+        "run_ids": {w: r.pk for w, r in zip(windows, runs, strict=True)},
+    }
+    if runs:
+        figures["heatmap"] = charts.drift_heatmap(features, windows, scores, drifted)
+        figures["timeline"] = charts.drift_timeline(
+            {f: list(zip(windows, row, strict=True)) for f, row in zip(features, scores, strict=True)}
+        )
+        figures["volume"] = charts.volume_chart(
+            windows,
+            [r.rows for r in runs],
+            [r.volume.get("trailing_median") for r in runs],
+            [r.volume.get("anomaly", "") for r in runs],
+        )
+    if selected is not None and selected.reference is not None and feature in selected.reference.profile:
+        from .models import BatchHistogram
+
+        profile = profiles.profile_from_dict(selected.reference.profile[feature])
+        hists = [
+            profiles.histogram_from_dict(h.histogram)
+            for h in BatchHistogram.objects.filter(
+                reference=selected.reference,
+                feature=feature,
+                batch__monitor=monitor,
+                batch__event_time__gte=selected.window_start,
+                batch__event_time__lt=selected.window_end,
+            )
+        ]
+        if hists:
+            overlay = charts.distribution_overlay(feature, profile, profiles.merge_histograms(hists))
+            figures["overlay"] = overlay
+            table["overlay"] = list(
+                zip(overlay["data"][0]["x"], overlay["data"][0]["y"], overlay["data"][1]["y"], strict=True)
+            )
+    return {"figures": figures, "table": table}
+
+
+@login_required
+@permission_required("monitoring.view_monitor", raise_exception=True)
+@require_GET
+def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _monitor_or_404(request, pk)
+    runs = selectors.runs_for(monitor=monitor)
+    selected = runs[-1] if runs else None
+    run_id = request.GET.get("run")
+    if run_id and run_id.isdigit():
+        selected = next((r for r in runs if r.pk == int(run_id)), None) or get_object_or_404(
+            DriftRun.objects.filter(monitor=monitor), pk=int(run_id)
+        )
+    results = list(selected.results.all()) if selected else []
+    # Default drill-down: the first drifted input, else the first drifted column, else the first.
+    ranked = sorted(results, key=lambda r: (not r.drifted, r.role != "feature", r.feature))
+    feature = request.GET.get("feature") or (ranked[0].feature if ranked else "")
+    data = _figures(monitor, runs, selected, feature)
+    editable = services.monitor_editable_by(monitor_project=monitor.project, user=request.user)
+    alerts = monitor.alerts.exclude(status=Alert.Status.RESOLVED).order_by("-created_at")[:50]
+    return render(
+        request,
+        "monitoring/monitor_detail.html",
+        {
+            "monitor": monitor,
+            "status": selectors.monitor_status(monitor),
+            "status_label": selectors.MonitorStatus.LABELS[selectors.monitor_status(monitor)],
+            "status_badge": selectors.MonitorStatus.BADGES[selectors.monitor_status(monitor)],
+            "runs": runs,
+            "selected": selected,
+            "results": results,
+            "feature": feature,
+            "figures": data["figures"],
+            "table": data["table"],
+            "heat_rows": data["table"]["heat_rows"],
+            "run_ids": data["table"]["run_ids"],
+            "schema_log": selectors.schema_log_for(monitor=monitor),
+            "alerts": alerts,
+            "reference": services.reference_current(monitor),
+            "tokens": monitor.ingest_tokens.all()[:10],
+            "retrain_events": RetrainEvent.objects.filter(monitor=monitor)[:10],
+            "has_trigger": RetrainTrigger.objects.filter(monitor=monitor, is_active=True).exists(),
+            "trigger": RetrainTrigger.objects.filter(monitor=monitor).first(),
+            "channels": monitor.channels.all(),
+            "notifications": Notification.objects.filter(alert__monitor=monitor)
+            .select_related("alert", "channel")
+            .order_by("-created_at")[:10],
+            "channel_form": ChannelForm(),
+            "trigger_form": TriggerForm(initial=_trigger_initial(monitor)),
+            "can_edit": editable,
+            "can_run": editable and request.user.has_perm("monitoring.run_drift"),
+            "can_retrain": editable and request.user.has_perm("monitoring.trigger_retrain"),
+            "can_change_alerts": editable and request.user.has_perm("monitoring.change_alert"),
+            "new_key": request.session.pop(f"monitor-{monitor.pk}-new-key", None),
+        },
+    )
+
+
+def _trigger_initial(monitor: Monitor) -> dict[str, Any]:
+    trigger = RetrainTrigger.objects.filter(monitor=monitor).first()
+    if trigger is None:
+        return {}
+    fields = ("url", "preset", "auth_header", "cooldown_hours", "on_drift", "is_active")
+    return {**{f: getattr(trigger, f) for f in fields}, **(trigger.options or {})}
+
+
+class MonitorForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=None, to_field_name="slug")
+    name = forms.CharField(max_length=120)
+    model_name = forms.CharField(max_length=255, help_text="The registered model's name in MLflow.")
+    alias = forms.CharField(
+        max_length=120, required=False, initial="champion", help_text="Followed through promotions."
+    )
+    version = forms.IntegerField(required=False, min_value=1, help_text="Pin a version instead of following the alias.")
+    expected_schema = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        required=False,
+        help_text='JSON list of {"name", "type", "required"}; empty reads the model\'s signature from MLflow.',
+    )
+    prediction_column = forms.CharField(required=False)
+    label_column = forms.CharField(required=False)
+    event_time_column = forms.CharField(required=False)
+    numeric_method = forms.ChoiceField(choices=Monitor.Method.choices, required=False)
+    numeric_threshold = forms.FloatField(required=False)
+    categorical_method = forms.ChoiceField(choices=Monitor.Method.choices, required=False)
+    categorical_threshold = forms.FloatField(required=False)
+    drift_share = forms.FloatField(min_value=0.01, max_value=1, initial=0.5)
+    window_seconds = forms.IntegerField(min_value=60, initial=86_400, help_text="86400 = daily windows.")
+    window_rows = forms.IntegerField(
+        min_value=1, required=False, help_text="Or windows of this many rows (whole batches), instead of time."
+    )
+    reference = forms.FileField(required=False, help_text="Reference dataset, CSV or Parquet.")
+    reference_artifact = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Or: path of a CSV/Parquet artifact of the model's training run in MLflow, e.g. data/train.parquet.",
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects_visible_to(user=user)
+
+    def clean_expected_schema(self) -> list[dict[str, Any]] | None:
+        text = self.cleaned_data["expected_schema"].strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not JSON: {exc.msg}.") from exc
+        if not isinstance(value, list) or not all(isinstance(c, dict) and c.get("name") for c in value):
+            raise forms.ValidationError('A list of objects, each with a "name" and a "type".')
+        return value
+
+
+@transaction.atomic  # a reference that fails to load leaves no half-made monitor behind
+def _save_monitor(request: HttpRequest, form: MonitorForm, monitor: Monitor | None) -> Monitor:
+    data = dict(form.cleaned_data)
+    upload = data.pop("reference")
+    artifact = data.pop("reference_artifact")
+    project = data.pop("project")
+    data["numeric_method"] = data["numeric_method"] or ""
+    data["categorical_method"] = data["categorical_method"] or ""
+    if monitor is None:
+        monitor = services.monitor_create(actor=request.user, project=project, **data)
+    else:
+        if data["expected_schema"] is None:
+            data.pop("expected_schema")
+        monitor = services.monitor_update(actor=request.user, monitor_id=monitor.pk, **data)
+    if upload is not None:
+        fmt = format_for(upload.content_type or "", upload.name or "")
+        if fmt not in ("csv", "parquet"):
+            raise PortalError("The reference must be a CSV or Parquet file.", fields={"reference": ["CSV or Parquet."]})
+        services.reference_upload(actor=request.user, monitor_id=monitor.pk, body=upload.read(), fmt=fmt)
+    elif artifact:
+        services.reference_from_mlflow(actor=request.user, monitor_id=monitor.pk, artifact_path=artifact)
+    return monitor
+
+
+def _form_page(request: HttpRequest, monitor: Monitor | None) -> HttpResponse:
+    initial: dict[str, Any] = {}
+    if monitor is not None:
+        initial = {f: getattr(monitor, f) for f in ("name", "model_name", "alias", "version", *services.MONITOR_FIELDS)}
+        initial["project"] = monitor.project.slug
+        initial["expected_schema"] = json.dumps(monitor.expected_schema, indent=1)
+    form = MonitorForm(request.POST or None, request.FILES or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            monitor = _save_monitor(request, form, monitor)
+        except PortalError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Monitor “{monitor.name}” saved.")
+            return redirect(monitor)
+    return render(request, "monitoring/monitor_form.html", {"form": form, "monitor": monitor})
+
+
+@login_required
+@permission_required("monitoring.add_monitor", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def monitor_create(request: HttpRequest) -> HttpResponse:
+    return _form_page(request, None)
+
+
+@login_required
+@permission_required("monitoring.change_monitor", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def monitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _monitor_or_404(request, pk)
+    if not services.monitor_editable_by(monitor_project=monitor.project, user=request.user):
+        raise PermissionDenied
+    return _form_page(request, monitor)
+
+
+@login_required
+@permission_required("monitoring.run_drift", raise_exception=True)
+@require_POST
+def monitor_run_drift(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _monitor_or_404(request, pk)
+    if not services.monitor_editable_by(monitor_project=monitor.project, user=request.user):
+        raise PermissionDenied
+    run = drift_run_enqueue(monitor_id=monitor.pk, window_start=timezone.now(), trigger=DriftRun.Trigger.MANUAL)
+    messages.success(request, f"Drift job queued for the window starting {run.window_start:%Y-%m-%d %H:%M} UTC.")
+    return redirect(monitor)
+
+
+@login_required
+@permission_required("monitoring.trigger_retrain", raise_exception=True)
+@require_POST
+def monitor_retrain(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _monitor_or_404(request, pk)
+    if not services.monitor_editable_by(monitor_project=monitor.project, user=request.user):
+        raise PermissionDenied
+    run = DriftRun.objects.filter(monitor=monitor, status=DriftRun.Status.DONE).order_by("-window_start").first()
+    event = jobs.retrain_request(monitor=monitor, run=run, reason=RetrainEvent.Reason.MANUAL, actor=request.user)
+    if event is None:
+        messages.error(request, "This monitor has no active retrain trigger.")
+    else:
+        messages.success(request, "Retraining requested; the pipeline's answer appears below.")
+    return redirect(monitor)
+
+
+@login_required
+@permission_required("monitoring.change_monitor", raise_exception=True)
+@require_POST
+def monitor_token_create(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _monitor_or_404(request, pk)
+    try:
+        new = services.ingest_token_create(actor=request.user, monitor=monitor, name=request.POST.get("name", ""))
+    except PortalError as exc:
+        raise PermissionDenied from exc
+    # Shown once, on the next page view, then gone from the session.
+    request.session[f"monitor-{monitor.pk}-new-key"] = new.key
+    return redirect(monitor)
+
+
+class ChannelForm(forms.Form):
+    kind = forms.ChoiceField(choices=NotificationChannel.Kind.choices)
+    target = forms.CharField(max_length=1000, help_text="E-mail addresses (comma-separated) or the webhook URL.")
+    secret = forms.CharField(max_length=200, required=False, help_text="Webhook only: the HMAC-SHA256 secret.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        target = data.get("target", "")
+        if data.get("kind") == NotificationChannel.Kind.EMAIL:
+            for address in [a.strip() for a in target.split(",") if a.strip()]:
+                validators.validate_email(address)
+        elif target:
+            validators.URLValidator(schemes=["http", "https"])(target)
+        return data
+
+
+class TriggerForm(forms.Form):
+    url = forms.URLField(max_length=500, help_text="The pipeline endpoint, e.g. https://kfp.example/apis/v2beta1/runs.")
+    preset = forms.ChoiceField(choices=RetrainTrigger.Preset.choices)
+    pipeline_id = forms.CharField(required=False, help_text="Kubeflow only.")
+    pipeline_version_id = forms.CharField(required=False, help_text="Kubeflow only.")
+    experiment_id = forms.CharField(required=False, help_text="Kubeflow only, optional.")
+    auth_header = forms.CharField(required=False, max_length=500, help_text="Sent as the Authorization header.")
+    cooldown_hours = forms.IntegerField(min_value=0, initial=24)
+    on_drift = forms.BooleanField(required=False, initial=True, help_text="Trigger when a window drifts.")
+    is_active = forms.BooleanField(required=False, initial=True)
+
+
+def _editable_monitor(request: HttpRequest, pk: int) -> Monitor:
+    monitor = _monitor_or_404(request, pk)
+    if not services.monitor_editable_by(monitor_project=monitor.project, user=request.user):
+        raise PermissionDenied
+    return monitor
+
+
+@login_required
+@permission_required("monitoring.change_monitor", raise_exception=True)
+@require_POST
+def monitor_channel_add(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _editable_monitor(request, pk)
+    form = ChannelForm(request.POST)
+    if form.is_valid():
+        services.channel_add(actor=request.user, monitor=monitor, **form.cleaned_data)
+        messages.success(request, "Notification channel added.")
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect(monitor.get_absolute_url() + "#notifications-title")
+
+
+@login_required
+@permission_required("monitoring.change_monitor", raise_exception=True)
+@require_POST
+def monitor_channel_remove(request: HttpRequest, pk: int, channel_id: int) -> HttpResponse:
+    monitor = _editable_monitor(request, pk)
+    channel = get_object_or_404(monitor.channels, pk=channel_id)
+    services.channel_remove(actor=request.user, channel_id=channel.pk)
+    messages.success(request, "Notification channel removed.")
+    return redirect(monitor.get_absolute_url() + "#notifications-title")
+
+
+@login_required
+@permission_required("monitoring.change_monitor", raise_exception=True)
+@require_POST
+def monitor_trigger_set(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _editable_monitor(request, pk)
+    form = TriggerForm(request.POST)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        options = {
+            k: data.pop(k) for k in ("pipeline_id", "pipeline_version_id", "experiment_id") if data.get(k) is not None
+        }
+        services.retrain_trigger_set(
+            actor=request.user, monitor=monitor, options={k: v for k, v in options.items() if v}, **data
+        )
+        messages.success(request, "Retrain trigger saved.")
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect(monitor.get_absolute_url() + "#retrain-title")
+
+
+@login_required
+@permission_required("monitoring.change_monitor", raise_exception=True)
+@require_POST
+def monitor_token_revoke(request: HttpRequest, pk: int, token_id: int) -> HttpResponse:
+    monitor = _monitor_or_404(request, pk)
+    token = get_object_or_404(monitor.ingest_tokens, pk=token_id)
+    try:
+        services.ingest_token_revoke(actor=request.user, token_id=token.pk)
+    except PortalError as exc:
+        raise PermissionDenied from exc
+    messages.success(request, f"Token {token.prefix}… revoked: batches sent with it now get 401.")
+    return redirect(monitor)
+
+
+@login_required
+@permission_required("monitoring.view_alert", raise_exception=True)
+@require_GET
+def alert_list(request: HttpRequest) -> HttpResponse:
+    alerts = selectors.alerts_visible_to(user=request.user)
+    filters = {name: request.GET.get(name, "") for name in ("status", "kind", "severity", "monitor")}
+    for name, value in filters.items():
+        if value:
+            alerts = alerts.filter(**{name: value})
+    page = Paginator(alerts.order_by("-created_at"), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "monitoring/alert_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "statuses": Alert.Status.choices,
+            "kinds": Alert.Kind.choices,
+            "severities": Alert.Severity.choices,
+            "monitors": selectors.monitors_visible_to(user=request.user),
+            "can_change": request.user.has_perm("monitoring.change_alert"),
+        },
+    )
+
+
+@login_required
+@permission_required("monitoring.change_alert", raise_exception=True)
+@require_POST
+def alert_change(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+    alert = get_object_or_404(selectors.alerts_visible_to(user=request.user), pk=pk)
+    try:
+        if verb == "acknowledge":
+            services.alert_acknowledge(actor=request.user, alert_id=alert.pk)
+        elif verb == "resolve":
+            services.alert_resolve(actor=request.user, alert_id=alert.pk)
+        elif verb == "mute":
+            until = datetime.fromisoformat(request.POST.get("until", ""))
+            if timezone.is_naive(until):
+                until = timezone.make_aware(until, timezone.get_current_timezone())
+            services.alert_mute(actor=request.user, alert_id=alert.pk, until=until)
+        else:
+            raise Http404
+    except ValueError:
+        messages.error(request, "Give the mute's end as a date and time.")
+    except PortalError as exc:
+        if exc.status_code == 403:
+            raise PermissionDenied from exc
+        messages.error(request, exc.message)
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect(alert.monitor.get_absolute_url())

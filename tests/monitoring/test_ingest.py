@@ -1,0 +1,191 @@
+"""POST /api/v1/monitors/{id}/batches/: formats, tokens, idempotency and every bad input."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from monitoring.models import Alert, InferenceBatch, IngestToken, SchemaMismatch
+
+from .conftest import reference_frame, to_parquet
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+def post(client, monitor, body, content_type, key, **headers):
+    return client.post(
+        f"/api/v1/monitors/{monitor.pk}/batches/",
+        body,
+        content_type=content_type,
+        headers={"Authorization": f"Bearer {key}", **headers},
+    )
+
+
+def stored_files(storage_dir):
+    return [p for p in storage_dir.rglob("batches/**/*") if p.is_file()] if storage_dir.exists() else []
+
+
+def assert_nothing_stored(monitor, storage_dir):
+    assert InferenceBatch.objects.filter(monitor=monitor).count() == 0
+    assert stored_files(storage_dir) == []
+
+
+def test_json_records_are_stored_with_an_id_and_a_received_time(client, monitor, ingest_key, monitoring_storage):
+    records = reference_frame(20).astype({"feature_a": float, "feature_b": float}).to_dict("records")
+    response = post(client, monitor, json.dumps(records), "application/json", ingest_key)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    batch = InferenceBatch.objects.get(pk=body["id"])
+    assert batch.rows == 20 and batch.format == "json" and body["received_at"]
+    assert body["schema_mismatch"] is None  # untyped numbers are fine where float32 is expected
+    assert len(stored_files(monitoring_storage)) == 1
+
+
+def test_csv_and_parquet_bodies_and_multipart_uploads_are_accepted(client, monitor, ingest_key):
+    frame = reference_frame(10)
+    assert post(client, monitor, frame.to_csv(index=False), "text/csv", ingest_key).status_code == 201
+    assert post(client, monitor, to_parquet(frame), "application/vnd.apache.parquet", ingest_key).status_code == 201
+    upload = io.BytesIO(to_parquet(frame))
+    upload.name = "batch.parquet"
+    response = client.post(
+        f"/api/v1/monitors/{monitor.pk}/batches/", {"file": upload}, headers={"Authorization": f"Bearer {ingest_key}"}
+    )
+    assert response.status_code == 201, response.content
+    assert sorted(InferenceBatch.objects.values_list("format", flat=True)) == ["csv", "parquet", "parquet"]
+
+
+def test_an_extra_float64_column_and_a_float64_for_float32_make_one_schema_alert_naming_both(
+    client, monitor, ingest_key
+):
+    frame = reference_frame(50)
+    frame["feature_b"] = frame["feature_b"].astype(np.float64)
+    frame["feature_c"] = np.ones(50, dtype=np.float64)
+    body = to_parquet(frame)
+    first = post(client, monitor, body, "application/vnd.apache.parquet", ingest_key)
+    second = post(client, monitor, body, "application/vnd.apache.parquet", ingest_key)
+    assert first.status_code == second.status_code == 201
+    diffs = first.json()["schema_mismatch"]["diffs"]
+    assert [(d["column"], d["change"], d["expected"], d["received"]) for d in diffs] == [
+        ("feature_b", "type_change", "float", "double"),
+        ("feature_c", "extra", "", "double"),
+    ]
+    assert SchemaMismatch.objects.count() == 2  # logged per batch
+    alert = Alert.objects.get(kind=Alert.Kind.SCHEMA_MISMATCH)  # one alert for the same change
+    assert alert.occurrences == 2
+    assert "feature_b" in alert.title and "feature_c" in alert.title
+    assert InferenceBatch.objects.count() == 2  # batches with mismatches are kept
+
+
+def test_a_retried_post_with_the_same_idempotency_key_returns_the_first_batch(
+    client, monitor, ingest_key, monitoring_storage
+):
+    body = reference_frame(5).to_csv(index=False)
+    first = post(client, monitor, body, "text/csv", ingest_key, **{"Idempotency-Key": "k-1"})
+    again = post(client, monitor, body, "text/csv", ingest_key, **{"Idempotency-Key": "k-1"})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"] and again["Idempotent-Replayed"] == "true"
+    assert InferenceBatch.objects.count() == 1 and len(stored_files(monitoring_storage)) == 1
+
+
+def test_a_missing_wrong_or_revoked_token_gets_401_and_an_unknown_monitor_404(
+    client, monitor, ingest_key, monitoring_storage
+):
+    body = reference_frame(5).to_csv(index=False)
+    no_token = client.post(f"/api/v1/monitors/{monitor.pk}/batches/", body, content_type="text/csv")
+    assert no_token.status_code == 401 and no_token.json()["error"]["message"]
+    assert post(client, monitor, body, "text/csv", "mpi_wrong").status_code == 401
+    response = client.post(
+        "/api/v1/monitors/999999/batches/", body, content_type="text/csv", headers={"Authorization": "Bearer x"}
+    )
+    assert response.status_code == 404
+    IngestToken.objects.update(revoked_at="2026-01-01T00:00:00Z")
+    assert post(client, monitor, body, "text/csv", ingest_key).status_code == 401
+    assert_nothing_stored(monitor, monitoring_storage)
+
+
+def test_the_token_is_stored_hashed(monitor, ingest_key):
+    token = IngestToken.objects.get()
+    assert ingest_key not in (token.key_hash, token.prefix) and token.key_hash != ingest_key
+    assert ingest_key.startswith(token.prefix)
+
+
+def truncated_parquet():
+    return to_parquet(reference_frame(100))[:-40] + b"PAR1"
+
+
+def huge_header_parquet():
+    data = to_parquet(reference_frame(10))
+    return data[:-8] + (2**31).to_bytes(4, "little") + b"PAR1"
+
+
+def duplicate_columns_parquet():
+    table = pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0])], names=["feature_a", "feature_a"])
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b"{not json", "application/json", 400, "parse_error"),
+        (b"[]", "application/json", 400, "empty"),
+        (b"", "text/csv", 400, "empty"),
+        (b"feature_a,feature_b\n", "text/csv", 400, "empty"),
+        (b'[{"feature_a": NaN}]', "application/json", 400, "non_finite"),
+        (b"feature_a,feature_b\ninf,1\n", "text/csv", 400, "non_finite"),
+        ("feature_a,segment\n1,caf\u00e9\n".encode("latin-1"), "text/csv", 400, "not_utf8"),
+        (b"feature_a,feature_a\n1,2\n", "text/csv", 400, "duplicate_columns"),
+        (b"PAR1 this is not parquet at all PAR0", "application/vnd.apache.parquet", 400, "not_parquet"),
+        (b"hello", "application/vnd.apache.parquet", 400, "not_parquet"),
+        (truncated_parquet(), "application/vnd.apache.parquet", 400, "corrupt_parquet"),
+        (huge_header_parquet(), "application/vnd.apache.parquet", 400, "corrupt_parquet"),
+        (duplicate_columns_parquet(), "application/vnd.apache.parquet", 400, "duplicate_columns"),
+        (b"a,b\n1,2\n", "application/xml", 415, "unsupported_media_type"),
+    ],
+)
+def test_bad_input_gets_a_precise_4xx_and_nothing_is_stored(
+    client, monitor, ingest_key, monitoring_storage, body, content_type, status, code
+):
+    response = post(client, monitor, body, content_type, ingest_key)
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+    assert_nothing_stored(monitor, monitoring_storage)
+    assert Alert.objects.count() == 0
+
+
+def test_a_batch_over_the_size_limit_gets_413(client, monitor, ingest_key, monitoring_storage, settings):
+    settings.MONITORING_MAX_BATCH_BYTES = 1000
+    body = reference_frame(200).to_csv(index=False)
+    response = post(client, monitor, body, "text/csv", ingest_key)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+    assert_nothing_stored(monitor, monitoring_storage)
+
+
+def test_the_event_time_column_sets_the_batch_time(client, monitor, ingest_key):
+    monitor.event_time_column = "ts"
+    monitor.save()
+    frame = reference_frame(3)
+    frame["ts"] = ["2026-11-02T10:00:00Z", "2026-11-01T09:00:00Z", "2026-11-03T00:00:00Z"]
+    response = post(client, monitor, frame.to_csv(index=False), "text/csv", ingest_key)
+    assert response.status_code == 201
+    assert InferenceBatch.objects.get().event_time.isoformat() == "2026-11-01T09:00:00+00:00"
+    frame["ts"] = ["yesterday", "x", "y"]
+    assert (
+        post(client, monitor, frame.to_csv(index=False), "text/csv", ingest_key).json()["error"]["code"]
+        == "bad_event_time"
+    )
+
+
+def test_a_string_sent_where_a_number_is_expected_is_a_mismatch(client, monitor, ingest_key):
+    records = [{"feature_a": "high", "feature_b": 1.0, "segment": "north"}]
+    diffs = post(client, monitor, json.dumps(records), "application/json", ingest_key).json()["schema_mismatch"][
+        "diffs"
+    ]
+    assert diffs[0]["column"] == "feature_a" and diffs[0]["received"] == "string"
+    assert pd.isna(np.nan)

@@ -1,0 +1,345 @@
+"""Monitoring pages and API: content, actions and permissions for every role."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitoring import jobs, services
+from monitoring.models import Alert, DriftRun, IngestToken, Monitor, RetrainTrigger
+
+from ..factories import ProjectFactory
+from .conftest import SCHEMA, reference_frame, to_parquet
+
+pytestmark = pytest.mark.django_db
+
+DAY = datetime(2026, 11, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def computed(monitor):
+    frame = reference_frame(3000, seed=3)
+    frame["feature_a"] = frame["feature_a"] + 2
+    services.batch_ingest(monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=DAY + timedelta(hours=2))
+    extra = reference_frame(10).astype({"feature_b": "float64"})
+    extra["feature_c"] = 1.0
+    services.batch_ingest(monitor=monitor, body=to_parquet(extra), fmt="parquet", received_at=DAY + timedelta(hours=4))
+    jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
+    return monitor
+
+
+@pytest.fixture
+def private_monitor(private_project):
+    return services.monitor_create(
+        actor=None, project=private_project, name="secret", model_name="m", expected_schema=SCHEMA
+    )
+
+
+def test_the_monitors_list_shows_a_status_badge_last_batch_and_open_alerts(client, engineer, computed):
+    client.force_login(engineer)
+    page = client.get("/monitors/").content.decode()
+    assert "churn-champion" in page and 'data-status="schema_mismatch"' in page
+    assert "churn@champion" in page
+
+
+def test_the_monitor_page_has_heatmap_timeline_overlay_results_schema_log_and_volume(client, engineer, computed):
+    client.force_login(engineer)
+    page = client.get(computed.get_absolute_url()).content.decode()
+    for part in (
+        'id="fig-heatmap"',
+        'id="fig-timeline"',
+        'id="fig-volume"',
+        'id="fig-overlay"',
+        "vendor/plotly/plotly.min.js",
+    ):
+        assert part in page, part
+    assert "feature_a" in page and "wasserstein" in page
+    assert "feature_c" in page and "diff-received" in page  # the schema diff
+    assert "Run drift now" in page and "Acknowledge" in page
+
+
+def test_clicking_a_cell_drills_down_to_that_feature_and_window(client, engineer, computed):
+    client.force_login(engineer)
+    run = DriftRun.objects.get()
+    page = client.get(f"{computed.get_absolute_url()}?run={run.pk}&feature=segment").content.decode()
+    assert "segment: reference vs window" in page
+
+
+def test_readers_see_monitors_but_no_engineer_actions(client, manager, reviewer, computed):
+    for user in (manager, reviewer):
+        client.force_login(user)
+        page = client.get(computed.get_absolute_url())
+        assert page.status_code == 200
+        assert "Run drift now" not in page.content.decode() and "Acknowledge" not in page.content.decode()
+        assert client.post(f"/monitors/{computed.pk}/run-drift/").status_code == 403
+        alert = Alert.objects.first()
+        assert client.post(f"/alerts/{alert.pk}/acknowledge/").status_code == 403
+        assert client.get("/monitors/new/").status_code == 403
+
+
+def test_anonymous_users_are_sent_to_sign_in(client, computed):
+    for url in ("/monitors/", computed.get_absolute_url(), "/alerts/"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_non_member_gets_404_for_a_private_projects_monitor(client, outsider, engineer, private_monitor):
+    client.force_login(outsider)
+    assert client.get(private_monitor.get_absolute_url()).status_code == 404
+    assert client.get(f"/api/v1/monitors/{private_monitor.pk}/").status_code == 404
+    assert "secret" not in client.get("/monitors/").content.decode()
+    client.force_login(engineer)
+    assert client.get(private_monitor.get_absolute_url()).status_code == 200
+
+
+def test_an_engineer_outside_the_project_cannot_change_its_monitor(client, outsider, computed):
+    client.force_login(outsider)
+    assert client.post(f"/monitors/{computed.pk}/run-drift/").status_code == 403
+    assert client.get(f"/monitors/{computed.pk}/edit/").status_code == 403
+
+
+def test_an_admin_may_do_everything(client, portal_admin, computed):
+    client.force_login(portal_admin)
+    assert client.get(computed.get_absolute_url()).status_code == 200
+    alert = Alert.objects.filter(status="open").first()
+    assert client.post(f"/alerts/{alert.pk}/acknowledge/").status_code == 302
+    assert Alert.objects.get(pk=alert.pk).status == "acknowledged"
+
+
+def test_engineers_acknowledge_resolve_and_mute_alerts(client, engineer, computed):
+    client.force_login(engineer)
+    alert = Alert.objects.filter(kind=Alert.Kind.FEATURE_DRIFT).get()
+    client.post(f"/alerts/{alert.pk}/acknowledge/")
+    assert Alert.objects.get(pk=alert.pk).status == "acknowledged"
+    until = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    client.post(f"/alerts/{alert.pk}/mute/", {"until": until})
+    muted = Alert.objects.get(pk=alert.pk)
+    assert muted.status == "muted" and muted.muted_until is not None
+    client.post(f"/alerts/{alert.pk}/resolve/")
+    assert Alert.objects.get(pk=alert.pk).status == "resolved"
+
+
+def test_the_alerts_page_filters_by_kind_and_status(client, reviewer, computed):
+    client.force_login(reviewer)
+    page = client.get("/alerts/?kind=schema_mismatch").content.decode()
+    assert "Schema mismatch on churn-champion" in page and "feature_a drifted" not in page
+    page = client.get("/alerts/?kind=feature_drift&status=open").content.decode()
+    assert "feature_a drifted" in page
+
+
+def test_an_engineer_creates_a_monitor_with_a_reference_upload_and_mints_a_token_shown_once(client, engineer, project):
+    client.force_login(engineer)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    reference = SimpleUploadedFile("ref.csv", reference_frame(500).to_csv(index=False).encode(), "text/csv")
+    response = client.post(
+        "/monitors/new/",
+        {
+            "project": project.slug,
+            "name": "from-the-form",
+            "model_name": "no-such-model",
+            "alias": "champion",
+            "drift_share": "0.5",
+            "window_seconds": "86400",
+            "reference": reference,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    monitor = Monitor.objects.get(name="from-the-form")
+    # No signature in MLflow: the schema is read off the reference.
+    assert [c["name"] for c in monitor.expected_schema] == ["feature_a", "feature_b", "segment"]
+    assert monitor.references.get().rows == 500
+    client.post(f"/monitors/{monitor.pk}/tokens/", {"name": "serving"})
+    first = client.get(monitor.get_absolute_url()).content.decode()
+    assert "mpi_" in first and IngestToken.objects.filter(monitor=monitor).count() == 1
+    assert "shown once" in first
+    assert "mpi_" not in client.get(monitor.get_absolute_url()).content.decode().split("Ingest tokens")[0]
+
+
+def test_the_retrain_button_needs_a_trigger_and_the_permission(client, engineer, manager, computed):
+    client.force_login(manager)
+    assert client.post(f"/monitors/{computed.pk}/retrain/").status_code == 403
+    client.force_login(engineer)
+    RetrainTrigger.objects.create(monitor=computed, url="http://127.0.0.1:9/none")
+    client.post(f"/monitors/{computed.pk}/retrain/")
+    assert computed.retrain_events.get().reason == "manual"
+
+
+def test_api_lists_monitors_runs_and_alerts_per_role(client, manager, engineer, computed):
+    client.force_login(manager)
+    monitors = client.get("/api/v1/monitors/").json()["results"]
+    assert monitors[0]["status"] == "schema_mismatch" and monitors[0]["open_alerts"] >= 1
+    runs = client.get(f"/api/v1/monitors/{computed.pk}/runs/").json()
+    assert {r["feature"]: r["drifted"] for r in runs[0]["results"]}["feature_a"] is True
+    assert client.get("/api/v1/alerts/?kind=feature_drift").json()["count"] == 1
+    alert_id = client.get("/api/v1/alerts/").json()["results"][0]["id"]
+    assert client.post(f"/api/v1/alerts/{alert_id}/acknowledge/").status_code == 403
+    assert client.post(f"/api/v1/monitors/{computed.pk}/run-drift/").status_code == 403
+    client.force_login(engineer)
+    assert client.post(f"/api/v1/alerts/{alert_id}/acknowledge/").json()["status"] == "acknowledged"
+    assert client.post(f"/api/v1/alerts/{alert_id}/acknowledge/").status_code == 400  # already acknowledged
+    assert client.post(f"/api/v1/monitors/{computed.pk}/run-drift/").status_code == 202
+    key = client.post(f"/api/v1/monitors/{computed.pk}/tokens/", {"name": "ci"}).json()["key"]
+    assert key.startswith("mpi_")
+
+
+def test_api_creates_a_monitor_and_uploads_a_reference(client, engineer, project):
+    client.force_login(engineer)
+    response = client.post(
+        "/api/v1/monitors/",
+        {"project": project.slug, "name": "api-made", "model_name": "x", "expected_schema": SCHEMA},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    monitor_id = response.json()["id"]
+    upload = client.post(
+        f"/api/v1/monitors/{monitor_id}/reference/", reference_frame(100).to_csv(index=False), content_type="text/csv"
+    )
+    assert upload.status_code == 201 and upload.json()["rows"] == 100
+
+
+def test_anonymous_api_calls_get_401(client, computed):
+    assert client.get("/api/v1/monitors/").status_code == 401
+    assert client.get("/api/v1/alerts/").status_code == 401
+
+
+def test_an_outsider_cannot_create_a_monitor_in_someone_elses_project(client, outsider):
+    project = ProjectFactory(name="Theirs")
+    client.force_login(outsider)
+    response = client.post(
+        "/api/v1/monitors/",
+        {"project": project.slug, "name": "n", "model_name": "m", "expected_schema": SCHEMA},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+
+
+def test_the_admin_lists_monitoring_objects_for_an_admin(client, portal_admin, computed):
+    portal_admin.is_superuser = True
+    portal_admin.save()
+    client.force_login(portal_admin)
+    for name in ("monitor", "alert", "driftrun", "inferencebatch", "ingesttoken", "retrainevent", "notification"):
+        assert client.get(f"/admin/monitoring/{name}/").status_code == 200, name
+    assert client.get(f"/admin/monitoring/monitor/{computed.pk}/change/").status_code == 200
+
+
+def test_an_engineer_revokes_an_ingest_token_and_it_stops_working(client, engineer, reviewer, monitor, ingest_key):
+    token = IngestToken.objects.get()
+    client.force_login(reviewer)
+    assert client.post(f"/monitors/{monitor.pk}/tokens/{token.pk}/revoke/").status_code == 403
+    client.force_login(engineer)
+    client.post(f"/monitors/{monitor.pk}/tokens/{token.pk}/revoke/")
+    assert IngestToken.objects.get().revoked_at is not None
+    client.logout()
+    body = reference_frame(3).to_csv(index=False)
+    response = client.post(
+        f"/api/v1/monitors/{monitor.pk}/batches/",
+        body,
+        content_type="text/csv",
+        headers={"Authorization": f"Bearer {ingest_key}"},
+    )
+    assert response.status_code == 401
+
+
+def test_an_engineer_configures_channels_and_a_kubeflow_trigger_from_the_monitor_page(
+    client, engineer, manager, monitor
+):
+    client.force_login(manager)
+    assert (
+        client.post(f"/monitors/{monitor.pk}/channels/", {"kind": "email", "target": "a@example.com"}).status_code
+        == 403
+    )
+    client.force_login(engineer)
+    client.post(f"/monitors/{monitor.pk}/channels/", {"kind": "email", "target": "a@example.com, b@example.com"})
+    client.post(f"/monitors/{monitor.pk}/channels/", {"kind": "email", "target": "not-an-address"})
+    client.post(
+        f"/monitors/{monitor.pk}/channels/", {"kind": "webhook", "target": "https://hooks.example/x", "secret": "s"}
+    )
+    assert sorted(monitor.channels.values_list("kind", flat=True)) == ["email", "webhook"]
+    channel = monitor.channels.get(kind="email")
+    client.post(f"/monitors/{monitor.pk}/channels/{channel.pk}/remove/")
+    assert list(monitor.channels.values_list("kind", flat=True)) == ["webhook"]
+    client.post(
+        f"/monitors/{monitor.pk}/retrain-trigger/",
+        {
+            "url": "https://kfp.example/apis/v2beta1/runs",
+            "preset": "kubeflow",
+            "pipeline_id": "p",
+            "pipeline_version_id": "v",
+            "cooldown_hours": "12",
+            "on_drift": "on",
+            "is_active": "on",
+        },
+    )
+    trigger = RetrainTrigger.objects.get(monitor=monitor)
+    assert trigger.preset == "kubeflow" and trigger.options == {"pipeline_id": "p", "pipeline_version_id": "v"}
+    assert trigger.cooldown_hours == 12 and trigger.on_drift and trigger.is_active
+    page = client.get(monitor.get_absolute_url()).content.decode()
+    assert "https://kfp.example/apis/v2beta1/runs" in page and "hooks.example" in page
+
+
+def test_the_monitors_list_reads_a_fixed_number_of_queries_however_many_monitors(
+    client, engineer, computed, django_assert_max_num_queries
+):
+    for i in range(15):
+        services.monitor_create(
+            actor=None, project=computed.project, name=f"extra-{i}", model_name="m", expected_schema=SCHEMA
+        )
+    client.force_login(engineer)
+    with django_assert_max_num_queries(12):
+        page = client.get("/monitors/")
+    assert page.content.decode().count('data-status="') == 16
+
+
+def test_api_mints_and_revokes_ingest_tokens_and_documents_the_ingest_endpoint(client, engineer, reviewer, monitor):
+    client.force_login(engineer)
+    minted = client.post(f"/api/v1/monitors/{monitor.pk}/tokens/", {"name": "ci"}).json()
+    client.force_login(reviewer)
+    assert client.post(f"/api/v1/monitors/{monitor.pk}/tokens/{minted['id']}/revoke/").status_code == 403
+    client.force_login(engineer)
+    revoked = client.post(f"/api/v1/monitors/{monitor.pk}/tokens/{minted['id']}/revoke/")
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert IngestToken.objects.get(pk=minted["id"]).revoked_at is not None
+    schema = client.get("/api/v1/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}).json()
+    assert "/api/v1/monitors/{monitor_id}/batches/" in schema["paths"]
+
+
+def test_api_adds_channels_and_sets_the_retrain_trigger_for_engineers_only(client, engineer, manager, monitor):
+    client.force_login(manager)
+    assert client.get(f"/api/v1/monitors/{monitor.pk}/channels/").status_code == 403
+    client.force_login(engineer)
+    bad = client.post(
+        f"/api/v1/monitors/{monitor.pk}/channels/", {"kind": "email", "target": "nope"}, content_type="application/json"
+    )
+    assert bad.status_code == 400
+    added = client.post(
+        f"/api/v1/monitors/{monitor.pk}/channels/",
+        {"kind": "webhook", "target": "https://hooks.example/a", "secret": "s"},
+        content_type="application/json",
+    )
+    assert added.status_code == 201 and added.json()[0]["kind"] == "webhook"
+    trigger = client.put(
+        f"/api/v1/monitors/{monitor.pk}/retrain-trigger/",
+        {"url": "https://kfp.example/apis/v2beta1/runs", "preset": "kubeflow", "options": {"pipeline_id": "p"}},
+        content_type="application/json",
+    )
+    assert trigger.status_code == 200 and trigger.json()["preset"] == "kubeflow"
+    assert RetrainTrigger.objects.get(monitor=monitor).options == {"pipeline_id": "p"}
+
+
+def test_the_monitor_page_reads_the_same_number_of_queries_however_many_windows(client, engineer, monitor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(engineer)
+    counts = []
+    for day in range(3):
+        start = DAY + timedelta(days=day)
+        frame = reference_frame(200, seed=day)
+        services.batch_ingest(
+            monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=start + timedelta(hours=1)
+        )
+        jobs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.COMMAND)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(monitor.get_absolute_url()).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[-1]
