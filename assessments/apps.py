@@ -1,7 +1,69 @@
+import importlib
+import importlib.util
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _recompute_when_aliases_move(sender: type, registered_model: Any, **kwargs: Any) -> None:
+    # A moved serving alias changes several criteria (serving alias, rollback, gate): rescore now.
+    if registered_model.project_id:
+        from .services import recompute_after_commit
+
+        recompute_after_commit(registered_model.project_id)
+
+
+def _rubric_restore_if_empty(sender: AppConfig, **kwargs: Any) -> None:
+    # The rubric is data loaded by a migration; a database flush (tests on transactions, `manage.py
+    # flush`) empties it without re-running migrations. An empty rubric scores nothing, so load it back.
+    from django.apps import apps
+
+    from .models import Criterion
+
+    if not Criterion.objects.exists():
+        importlib.import_module("assessments.migrations.0002_rubric_v1").load_rubric(apps, None)
 
 
 class AssessmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "assessments"
     verbose_name = "Assessments"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_rubric_restore_if_empty, sender=self, dispatch_uid="assessments.rubric_restore")
+        from registry.navigation import NAV_ITEMS, NavItem
+
+        item = NavItem(
+            label="Maturity",
+            url_name="assessments:portfolio",
+            permission="assessments.view_scorecardsnapshot",
+            section="/assessments/",
+        )
+        if item not in NAV_ITEMS:
+            NAV_ITEMS.append(item)
+
+        from registry.demo import demo_step_register
+
+        from .demo import demo_load
+
+        # After the MLflow runs (registry), the gate's history and the monitors: scorecards read them all.
+        demo_step_register(order=90, name="maturity answers and scorecards", load=demo_load)
+
+        from registry.signals import mirror_changed
+
+        from .services import scorecards_recompute_for_mirror_change
+
+        mirror_changed.connect(scorecards_recompute_for_mirror_change, dispatch_uid="assessments.mirror_changed")
+        from registry.signals import model_aliases_changed
+
+        model_aliases_changed.connect(_recompute_when_aliases_move, dispatch_uid="assessments.aliases_moved")
+
+        # The gate runs whatever checks are registered and never imports us (DESIGN.md).
+        if importlib.util.find_spec("registry.promotions") is not None:
+            from registry.promotions import gate_check_register
+
+            from .gate import CHECK_NAME, maturity_gate_check
+
+            gate_check_register(name=CHECK_NAME, check=maturity_gate_check)

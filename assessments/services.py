@@ -1,0 +1,171 @@
+"""Writes: scorecard snapshots, attested answers and their review."""
+
+import importlib.util
+import logging
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from registry.models import Project
+
+from . import selectors
+from .errors import AnswerInvalid, PermissionDenied
+from .models import AnswerStatus, AttestedAnswer, Criterion, ReviewState, ScorecardSnapshot
+from .scoring import CriterionSpec, Scorecard
+
+logger = logging.getLogger(__name__)
+
+
+def _audit(*, action: str, actor: AbstractBaseUser | None, obj: object, project: Project, summary: str) -> None:
+    # The audit log is the registry's; write to it when this installation has it.
+    if importlib.util.find_spec("registry.audit") is None:
+        return
+    from registry.audit import audit_record
+
+    audit_record(action=action, actor=actor, obj=obj, project=project, summary=summary)
+
+
+def snapshot_from(*, project: Project, card: Scorecard, at: datetime) -> ScorecardSnapshot:
+    return ScorecardSnapshot(
+        project=project,
+        computed_at=at,
+        level=card.level,
+        overall_percent=card.overall_percent,
+        progress_to_next=card.progress_to_next,
+        level_percents={str(k): v for k, v in card.level_percents.items()},
+        category_percents=card.category_percents,
+        outcomes=card.outcomes_json(),
+        fingerprint=card.fingerprint(),
+    )
+
+
+@transaction.atomic
+def scorecard_recompute(
+    *, project_id: int, now: datetime | None = None, specs: list[CriterionSpec] | None = None
+) -> ScorecardSnapshot | None:
+    """Score the project now and store a snapshot when the outcome differs from the last one.
+    Returns the new snapshot, or None when nothing changed."""
+    now = now or timezone.now()
+    # The project row lock serialises two recomputations of one project, so a change is stored once.
+    project = Project.objects.select_for_update().get(pk=project_id)
+    card = selectors.scorecard_compute(project=project, now=now, specs=specs)
+    latest = ScorecardSnapshot.objects.filter(project=project).order_by("-computed_at").values("fingerprint").first()
+    if latest is not None and latest["fingerprint"] == card.fingerprint():
+        return None
+    snapshot = snapshot_from(project=project, card=card, at=now)
+    snapshot.save()
+    return snapshot
+
+
+def recompute_after_commit(project_id: int) -> None:
+    """Dispatch a recomputation once the current transaction commits (at once outside one)."""
+    from .tasks import scorecard_recompute_task
+
+    def dispatch() -> None:
+        try:
+            scorecard_recompute_task.delay(project_id)
+        except OperationalError:
+            # The answer is saved; the nightly recomputation stores the snapshot if this one is lost.
+            logger.warning("Broker unavailable: scorecard of project %s recomputed at the next nightly run", project_id)
+
+    transaction.on_commit(dispatch)
+
+
+def scorecards_recompute_for_mirror_change(**_signal_kwargs: object) -> None:
+    """The sync changed runs, models or versions: rescore every project that owns some of them.
+    (New runs move criteria such as git commits and training cadence, not only answers do.)"""
+    project_ids = set(
+        Project.objects.filter(Q(experiments__isnull=False) | Q(registered_models__isnull=False)).values_list(
+            "pk", flat=True
+        )
+    )
+    for project_id in sorted(project_ids):
+        recompute_after_commit(project_id)
+
+
+@transaction.atomic
+def answer_set(
+    *,
+    project: Project,
+    criterion_code: str,
+    user: AbstractBaseUser,
+    status: str,
+    evidence_url: str = "",
+    note: str = "",
+    now: datetime | None = None,
+) -> AttestedAnswer:
+    """Record the team's answer to an attested criterion. A new answer awaits review again."""
+    if not selectors.can_answer(user=user, project=project):
+        raise PermissionDenied("Only the project's engineers, or an admin, can answer its criteria.")
+    criterion = Criterion.objects.filter(code=criterion_code, active=True).first()
+    if criterion is None:
+        raise AnswerInvalid(f"No active criterion {criterion_code}.", fields={"criterion": ["Unknown criterion."]})
+    if criterion.kind != Criterion.Kind.ATTESTED:
+        raise AnswerInvalid(
+            f"{criterion.code} is checked automatically from the evidence; it takes no answer.",
+            fields={"criterion": ["Automatic criteria are not answered."]},
+        )
+    if status not in AnswerStatus.values:
+        raise AnswerInvalid(f"Unknown status “{status}”.", fields={"status": ["Choose met, partly, not_met or na."]})
+    if status in (AnswerStatus.MET, AnswerStatus.PARTLY) and not evidence_url.strip():
+        raise AnswerInvalid(
+            "A met or partly met answer needs an evidence link.", fields={"evidence_url": ["Link the evidence."]}
+        )
+    answer, _ = AttestedAnswer.objects.update_or_create(
+        project=project,
+        criterion=criterion,
+        defaults={
+            "status": status,
+            "evidence_url": evidence_url.strip(),
+            "note": note.strip(),
+            "answered_by": user,
+            "answered_at": now or timezone.now(),
+            "review_state": ReviewState.PENDING,
+            "reviewed_by": None,
+            "reviewed_at": None,
+            "review_comment": "",
+        },
+    )
+    _audit(
+        action="assessment.answered",
+        actor=user,
+        obj=answer,
+        project=project,
+        summary=f"{criterion.code} answered {answer.get_status_display().lower()}",
+    )
+    recompute_after_commit(project.pk)
+    return answer
+
+
+@transaction.atomic
+def answer_review(
+    *, answer_id: int, reviewer: AbstractBaseUser, decision: str, comment: str = "", now: datetime | None = None
+) -> AttestedAnswer:
+    """Accept or challenge an answer. A challenge needs a comment saying what is missing."""
+    answer = AttestedAnswer.objects.select_for_update().select_related("project", "criterion").get(pk=answer_id)
+    if not selectors.can_review(user=reviewer, project=answer.project):
+        raise PermissionDenied("Only reviewers and managers can accept or challenge answers.")
+    if answer.answered_by_id == reviewer.pk:
+        raise PermissionDenied("You cannot review your own answer.")
+    if decision not in (ReviewState.ACCEPTED, ReviewState.CHALLENGED):
+        raise AnswerInvalid("Decide accepted or challenged.", fields={"decision": ["Choose accepted or challenged."]})
+    if decision == ReviewState.CHALLENGED and not comment.strip():
+        raise AnswerInvalid("Say what is missing when you challenge an answer.", fields={"comment": ["Required."]})
+    answer.review_state = decision
+    answer.reviewed_by = reviewer
+    answer.reviewed_at = now or timezone.now()
+    answer.review_comment = comment.strip()
+    answer.save(update_fields=["review_state", "reviewed_by", "reviewed_at", "review_comment"])
+    _audit(
+        action=f"assessment.{decision}",
+        actor=reviewer,
+        obj=answer,
+        project=answer.project,
+        summary=f"{answer.criterion.code} answer {decision}",
+    )
+    recompute_after_commit(answer.project_id)
+    return answer

@@ -1,0 +1,183 @@
+"""Answers, reviews and scorecard snapshots through the services, on the real database."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from assessments import services
+from assessments.errors import AnswerInvalid, PermissionDenied
+from assessments.models import AttestedAnswer, Criterion, ScorecardSnapshot
+from assessments.scoring import CriterionSpec
+from tests.factories import ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+ATTESTED_L1 = ["EXP-2", "REP-4"]
+
+
+@pytest.fixture
+def project(engineer, reviewer, manager):
+    project = ProjectFactory(name="Scored")
+    project.memberships.create(user=engineer, role="lead")
+    return project
+
+
+def small_rubric() -> list[CriterionSpec]:
+    return [
+        CriterionSpec(code=c.code, level=c.level, category=c.category, title=c.title, kind=c.kind)
+        for c in Criterion.objects.filter(code__in=[*ATTESTED_L1, "REP-5"])
+    ]
+
+
+def test_a_member_engineer_answers_and_the_answer_awaits_review(project, engineer):
+    answer = services.answer_set(
+        project=project, criterion_code="EXP-2", user=engineer, status="met", evidence_url="https://wiki/baseline"
+    )
+    assert answer.review_state == "pending"
+    assert answer.answered_by == engineer
+
+
+def test_an_engineer_outside_the_project_cannot_answer(project, outsider):
+    with pytest.raises(PermissionDenied):
+        services.answer_set(project=project, criterion_code="EXP-2", user=outsider, status="not_met")
+    assert not AttestedAnswer.objects.exists()
+
+
+def test_a_manager_cannot_answer(project, manager):
+    project.memberships.create(user=manager, role="member")
+    with pytest.raises(PermissionDenied):
+        services.answer_set(project=project, criterion_code="EXP-2", user=manager, status="not_met")
+
+
+def test_automatic_criteria_take_no_answer(project, engineer):
+    with pytest.raises(AnswerInvalid, match="automatically"):
+        services.answer_set(project=project, criterion_code="EXP-1", user=engineer, status="met", evidence_url="x")
+
+
+def test_a_met_answer_needs_an_evidence_link(project, engineer):
+    with pytest.raises(AnswerInvalid) as error:
+        services.answer_set(project=project, criterion_code="EXP-2", user=engineer, status="met")
+    assert "evidence_url" in error.value.fields
+
+
+def test_a_reviewer_challenges_with_a_comment_and_a_new_answer_resets_the_review(project, engineer, reviewer):
+    answer = services.answer_set(
+        project=project, criterion_code="EXP-2", user=engineer, status="met", evidence_url="https://wiki/b"
+    )
+    with pytest.raises(AnswerInvalid):
+        services.answer_review(answer_id=answer.pk, reviewer=reviewer, decision="challenged")
+    answer = services.answer_review(
+        answer_id=answer.pk, reviewer=reviewer, decision="challenged", comment="The page is empty."
+    )
+    assert answer.review_state == "challenged" and answer.reviewed_by == reviewer
+    answer = services.answer_set(
+        project=project, criterion_code="EXP-2", user=engineer, status="met", evidence_url="https://wiki/b2"
+    )
+    assert answer.review_state == "pending" and answer.reviewed_at is None
+
+
+def test_an_engineer_cannot_review_and_nobody_reviews_their_own_answer(project, engineer, portal_admin):
+    answer = services.answer_set(
+        project=project, criterion_code="EXP-2", user=portal_admin, status="met", evidence_url="https://wiki/b"
+    )
+    with pytest.raises(PermissionDenied):
+        services.answer_review(answer_id=answer.pk, reviewer=engineer, decision="accepted")
+    with pytest.raises(PermissionDenied, match="own answer"):
+        services.answer_review(answer_id=answer.pk, reviewer=portal_admin, decision="accepted")
+
+
+def test_a_manager_accepts_an_answer(project, engineer, manager):
+    answer = services.answer_set(
+        project=project, criterion_code="EXP-2", user=engineer, status="met", evidence_url="https://wiki/b"
+    )
+    assert services.answer_review(answer_id=answer.pk, reviewer=manager, decision="accepted").review_state == "accepted"
+
+
+def test_a_snapshot_is_stored_only_when_the_scorecard_changed(project, engineer):
+    rubric = small_rubric()
+    first = services.scorecard_recompute(project_id=project.pk, specs=rubric)
+    assert first is not None and first.level == 0
+    assert services.scorecard_recompute(project_id=project.pk, specs=rubric) is None
+    for code in ATTESTED_L1:
+        services.answer_set(project=project, criterion_code=code, user=engineer, status="met", evidence_url="https://e")
+    changed = services.scorecard_recompute(project_id=project.pk, specs=rubric)
+    assert changed is not None and changed.level == 1
+    assert changed.outcomes["EXP-2"]["outcome"] == "met"
+    assert services.scorecard_recompute(project_id=project.pk, specs=rubric) is None
+    assert ScorecardSnapshot.objects.filter(project=project).count() == 2
+
+
+def test_an_answer_growing_stale_changes_the_scorecard(project, engineer, settings):
+    rubric = small_rubric()
+    long_ago = timezone.now() - settings.ASSESSMENTS_ANSWER_MAX_AGE - timedelta(days=1)
+    for code in ATTESTED_L1:
+        services.answer_set(
+            project=project, criterion_code=code, user=engineer, status="met", evidence_url="https://e", now=long_ago
+        )
+    snapshot = services.scorecard_recompute(project_id=project.pk, specs=rubric)
+    assert snapshot.level == 0
+    assert snapshot.outcomes["EXP-2"]["stale"] is True
+
+
+def _wait_for(condition, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_answering_recomputes_the_scorecard_in_a_celery_worker(celery_worker, engineer):
+    project = ProjectFactory(name="Worker scored")
+    project.memberships.create(user=engineer, role="lead")
+    services.answer_set(project=project, criterion_code="DOC-1", user=engineer, status="met", evidence_url="https://e")
+    assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
+    snapshot = ScorecardSnapshot.objects.get(project=project)
+    assert snapshot.outcomes["DOC-1"]["outcome"] == "met"
+
+
+def test_the_nightly_task_scores_every_project_in_a_celery_worker(celery_worker):
+    from assessments.tasks import scorecards_recompute_all
+
+    projects = [ProjectFactory(name=f"Nightly {i}") for i in range(3)]
+    scorecards_recompute_all.delay()
+    assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project__in=projects).count() == 3)
+    scorecards_recompute_all.delay()  # nothing changed: a second night stores nothing new
+    time.sleep(2)
+    assert ScorecardSnapshot.objects.filter(project__in=projects).count() == 3
+
+
+def test_a_sync_that_brings_new_runs_rescores_the_project_owning_them_in_a_celery_worker(
+    celery_worker, mlflow_uri, mlflow_client
+):
+    from registry.models import Experiment
+    from registry.sync import sync_execute
+
+    project = ProjectFactory(name="Rescored by the sync")
+    experiment_id = mlflow_client.create_experiment(f"rescored-{time.time_ns()}")
+    sync_execute(kind="full")
+    Experiment.objects.filter(mlflow_id=experiment_id).update(project=project)
+    assert not ScorecardSnapshot.objects.filter(project=project).exists()
+
+    run = mlflow_client.create_run(experiment_id, tags={"mlflow.source.git.commit": "a" * 40})
+    mlflow_client.log_param(run.info.run_id, "C", "1.0")
+    mlflow_client.log_metric(run.info.run_id, "f1", 0.8)
+    mlflow_client.set_terminated(run.info.run_id)
+    sync_execute(kind="incremental")
+
+    assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
+    snapshot = ScorecardSnapshot.objects.get(project=project)
+    assert snapshot.outcomes["EXP-1"]["outcome"] == "met"  # runs log params and metrics
+
+
+def test_a_serving_alias_moved_by_the_sync_rescores_the_project_in_a_celery_worker(celery_worker):
+    from registry.models import RegisteredModel
+    from registry.signals import model_aliases_changed
+
+    project = ProjectFactory(name="Alias moved")
+    model = RegisteredModel.objects.create(name="moved-model", project=project, aliases={"champion": 1})
+    model_aliases_changed.send(sender=RegisteredModel, registered_model=model, old={}, new={"champion": 1})
+    assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
