@@ -1,0 +1,229 @@
+"""The three journeys of the people the portal is for, in headless Chromium against the whole stack
+(gunicorn, a Celery worker, a real MLflow server, the demo loaded once): a manager reading maturity,
+a reviewer promoting a model through the gate, an engineer chasing drift.
+
+Every page visited is checked by `Visit.check`: no console or page errors, a title, headings in
+order, labelled fields and named buttons, no sideways scrolling at 390 px; and screenshotted.
+"""
+
+import csv
+import io
+import re
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from mlflow import MlflowClient
+from playwright.sync_api import expect
+
+from .stack import SECOND_REVIEWER
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+
+THIS_PROMOTION = re.compile(r"v3 → @champion|@champion .* version 3")
+DEMO_LEVELS = {"Churn prediction": 2, "Fraud detection": 1, "Demand forecasting": 0}
+
+
+def _until(what: str, condition: Callable[[], bool], *, seconds: float = 90) -> None:
+    """Waits for something the worker does in the background (not a timing assertion: the limit
+    only keeps a broken stack from hanging the suite)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what} after {seconds:.0f} s")
+        time.sleep(0.5)
+
+
+def test_a_manager_reads_the_portfolio_opens_scorecards_and_exports_the_gaps(visit, stack):
+    manager = visit("manager")
+    manager.log_in("manager")
+    page = manager.page
+    assert page.url.endswith("/assessments/"), "a manager lands on the portfolio"
+    expect(page.locator('[data-figure="heatmap-figure"] svg.main-svg').first).to_be_attached()
+    manager.check("portfolio")
+
+    projects = page.locator("table").first
+    for name, level in DEMO_LEVELS.items():
+        expect(projects.locator("tr", has_text=name)).to_contain_text(f"Level {level}")
+
+    projects.get_by_role("link", name="Churn prediction").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Churn prediction")
+    expect(page.locator(".level-big, [class*=level]").first).to_be_visible()
+    category_svg = page.locator('[data-figure="category-figure"] svg.main-svg').first
+    expect(category_svg).to_be_visible()
+    assert page.locator('[data-figure="category-figure"] .trace').count() > 0, "the category chart has data"
+    manager.check("scorecard")
+
+    page.get_by_role("link", name="Maturity", exact=True).first.click()
+    page.locator("table").first.get_by_role("link", name="Demand forecasting").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Demand forecasting")
+    gaps = page.locator("section", has=page.get_by_role("heading", name="What to tackle next"))
+    expect(gaps.get_by_role("link").first).to_be_visible()
+    manager.check("gaps")
+    first_gap = gaps.get_by_role("link").first
+    first_gap.click()
+    assert "#criterion-" in page.url
+
+    criteria = page.locator("li.criterion")
+    codes_on_page = {c.get_attribute("id").removeprefix("criterion-") for c in criteria.all()}
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="CSV", exact=True).click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8-sig"))))
+    assert len(rows) == len(codes_on_page) > 0, "one row per criterion"
+    code_column = next(key for key in rows[0] if key.lower() in {"code", "criterion"})
+    assert {row[code_column] for row in rows} == codes_on_page
+
+
+def test_a_reviewer_approves_the_pending_request_and_mlflow_moves_the_alias(visit, stack):
+    reviewer = visit("reviewer")
+    reviewer.log_in("reviewer")
+    page = reviewer.page
+    assert page.url.endswith("/promotions/"), "a reviewer lands on the promotion queue"
+    manager_of_queue = page.get_by_role("link", name=re.compile(r"churn-classifier v3 → @champion"))
+    expect(manager_of_queue).to_be_visible()
+    reviewer.check("queue")
+
+    manager_of_queue.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("churn-classifier v3 → @champion")
+    expect(page.get_by_role("heading", name="Candidate: version 3")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"Current @champion: version 2"))).to_be_visible()
+    checks = page.locator("section", has=page.get_by_role("heading", name=re.compile("Automatic checks")))
+    expect(checks).to_contain_text("All pass")
+    expect(page.locator("#gate-state")).to_have_text("Pending")
+    reviewer.check("review")
+    review_url = page.url
+
+    page.get_by_label("Comment").fill("Holdout f1 is better and the inputs are unchanged. Ship it.")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#gate-result")).to_contain_text(re.compile("approv", re.I))
+
+    # The page follows the worker's promotion by itself: no reload.
+    expect(page.locator("#gate-state")).to_have_text("Promoted", timeout=90_000)
+    expect(page.locator("#gate-result")).to_contain_text("now points at version 3")
+    expect(page.locator("#gate-alias")).to_contain_text("version 3")
+    page.goto(review_url)
+    expect(page.locator("#gate-state")).to_have_text("Promoted")
+    reviewer.check("promoted")
+    client = MlflowClient(tracking_uri=stack.mlflow_uri)
+    assert client.get_model_version_by_alias("churn-classifier", "champion").version == "3"
+
+    reviewer.goto("/audit/", "audit-log")
+    log = page.locator("table").first
+    for action in ("promotion.approved", "promotion.promoted"):
+        row = log.locator("tr", has_text=action).filter(has_text=THIS_PROMOTION).first
+        expect(row).to_be_visible()
+
+    # A second reviewer asks for a promotion and cannot approve it themself.
+    rita = visit(SECOND_REVIEWER)
+    rita.log_in(SECOND_REVIEWER)
+    rita.goto("/promotions/new/", "request-form")
+    form_page = rita.page
+    form = form_page.get_by_role("form", name="Promote a version")
+    form.get_by_label("Registered model").fill("churn-classifier")
+    form.get_by_label("Version").fill("3")
+    form.get_by_label("Target alias").fill("production")
+    form.get_by_label("Justification").fill("Rita asks; another reviewer must decide.")
+    form.get_by_role("button", name="Request promotion").click()
+    expect(form_page.get_by_role("heading", level=1)).to_contain_text("churn-classifier v3 → @production")
+    rita.check("own-request")
+    expect(form_page.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(form_page.locator("main")).to_contain_text("You requested this promotion; someone else must decide it.")
+    # The server refuses too, not just the page: a forged approval gets a 403 and changes nothing.
+    token = next(c["value"] for c in rita.context.cookies() if c["name"] == "csrftoken")
+    answer = rita.context.request.post(
+        form_page.url + "approve/",
+        form={"comment": "self-approval", "version": "3"},
+        headers={"X-CSRFToken": token, "Accept": "application/json", "Referer": form_page.url},
+    )
+    assert answer.status == 403, answer.text()
+    assert "error" in answer.json()
+    form_page.reload()
+    expect(form_page.locator("#gate-state")).to_have_text("Pending")
+
+
+def test_an_engineer_drills_into_drift_acknowledges_reads_the_schema_diff_and_retrains(visit, stack):
+    engineer = visit("engineer")
+    engineer.log_in("engineer")
+    page = engineer.page
+    assert page.url.endswith("/monitors/"), "an engineer lands on their monitors"
+    engineer.check("monitors")
+
+    page.get_by_role("link", name="Churn model in production").click()
+    heatmap = page.locator('[data-figure="fig-heatmap"]')
+    expect(heatmap.locator("svg.main-svg").first).to_be_visible()
+    engineer.check("monitor")
+    monitor_url = page.url.split("?")[0]
+
+    # Click the most drifted cell of the latest window, where Plotly drew it.
+    cell = page.evaluate(
+        """() => {
+          const el = document.querySelector('[data-figure="fig-heatmap"]');
+          const trace = el._fullData[0], xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis;
+          let best = null;
+          trace.z.forEach((row, i) => row.forEach((z, j) => {
+            if (trace.text[i][j] === 'drifted' && (!best || j > best.j || (j === best.j && z > best.z)))
+              best = {i, j, z};
+          }));
+          const box = el.getBoundingClientRect();
+          return {feature: trace.y[best.i], window: trace.x[best.j],
+                  x: box.left + xa._offset + xa.d2p(trace.x[best.j]),
+                  y: box.top + ya._offset + ya.d2p(trace.y[best.i])};
+        }"""
+    )
+    heatmap.scroll_into_view_if_needed()
+    page.mouse.click(cell["x"], cell["y"])
+    page.wait_for_url(re.compile(r"[?&]feature="))
+    feature = cell["feature"]
+    query = parse_qs(urlparse(page.url).query)
+    assert query["feature"] == [feature], page.url
+    expect(page.get_by_role("heading", name=f"{feature}: reference vs window")).to_be_visible()
+    expect(page.locator('[data-figure="fig-overlay"] svg.main-svg').first).to_be_visible()
+    expect(page.locator('[data-figure="fig-timeline"] svg.main-svg').first).to_be_visible()
+    selected = page.locator("tr.row-selected")
+    expect(selected).to_contain_text(feature)
+    expect(selected).to_contain_text("yes")
+    engineer.check("drilldown")
+
+    alerts = page.locator("section", has=page.get_by_role("heading", name="Alerts", exact=True))
+    alert_row = alerts.locator("tr", has=page.get_by_role("button", name="Acknowledge")).first
+    alert_title = alert_row.locator("td").nth(1).locator("a").inner_text()
+    alert_row.get_by_role("button", name="Acknowledge").click()
+    page.wait_for_load_state()
+    acknowledged = page.locator("section", has=page.get_by_role("heading", name="Alerts", exact=True)).locator(
+        "tr", has_text=alert_title
+    )
+    expect(acknowledged.first).to_contain_text("Acknowledged")
+    engineer.check("acknowledged", screenshot=False)
+
+    schema = page.locator("section", has=page.get_by_role("heading", name="Schema mismatches"))
+    diff = schema.locator(".schema-diff").first
+    expect(diff.get_by_role("columnheader", name="Expected")).to_be_visible()
+    expect(diff.get_by_role("columnheader", name="Received")).to_be_visible()
+    first_change = diff.locator("tbody tr").first
+    expected, received = (
+        first_change.locator(".diff-expected").inner_text(),
+        first_change.locator(".diff-received").inner_text(),
+    )
+    assert expected != received, "the diff shows what was expected and what came"
+    diff.scroll_into_view_if_needed()
+    engineer.check("schema-diff", screenshot=False)
+    diff.screenshot(path=engineer.shots / "engineer-schema-diff.png")
+
+    calls_before = len(stack.pipeline_calls)
+    page.goto(monitor_url)
+    page.get_by_role("button", name="Trigger retraining").click()
+    expect(page.locator(".messages")).to_contain_text("Retraining requested")
+    retraining = page.locator("section", has=page.get_by_role("heading", name="Retraining"))
+
+    def sent() -> bool:
+        page.goto(monitor_url)
+        return "sent" in retraining.locator("li").first.inner_text()
+
+    _until("the worker to call the pipeline", sent)
+    expect(retraining.locator("li").first).to_contain_text("HTTP 202")
+    assert len(stack.pipeline_calls) == calls_before + 1
+    assert stack.pipeline_calls[-1]["path"] == "/pipelines/churn/retrain"
+    engineer.check("retrained")
