@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 import plotly
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -140,6 +141,14 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 MEDIA_ROOT = Path(env("PORTAL_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
+# --- Monitoring: raw inference files and reference uploads, kept so windows can be recomputed. ---
+STORAGES["monitoring"] = {
+    "BACKEND": env("PORTAL_MONITORING_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+    "OPTIONS": {"location": env("PORTAL_MONITORING_STORAGE_DIR", default=str(MEDIA_ROOT / "monitoring"))},
+}
+MONITORING_MAX_BATCH_BYTES = env.int("PORTAL_MONITORING_MAX_BATCH_BYTES", default=50 * 1024 * 1024)
+MONITORING_WEBHOOK_TIMEOUT = env.float("PORTAL_MONITORING_WEBHOOK_TIMEOUT", default=5.0)
+
 # --- Security: strict by default outside loopback, each switch overridable. ---
 _production = not (DEBUG or SERVES_ONLY_LOOPBACK)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=_production)
@@ -176,9 +185,25 @@ MLFLOW_TRACKING_INSECURE_TLS = env.bool("MLFLOW_TRACKING_INSECURE_TLS", default=
 # Short on purpose: MLflow's client defaults retry for minutes and would pin a worker.
 MLFLOW_REQUEST_TIMEOUT = env.float("PORTAL_MLFLOW_TIMEOUT", default=5.0)
 MLFLOW_UI_URL = env("PORTAL_MLFLOW_UI_URL", default=MLFLOW_TRACKING_URI).rstrip("/")
+# A few quick retries (0.4 s, 0.8 s) inside one call; longer outages are Celery's to retry.
+MLFLOW_REQUEST_RETRIES = env.int("PORTAL_MLFLOW_RETRIES", default=2)
+# Sync: the incremental pass re-reads runs that started or ended this long before the last
+# watermark (client clocks differ from the server's); a running sync older than the stale limit
+# is taken as crashed and its lock released.
+PORTAL_SYNC_OVERLAP = timedelta(seconds=env.int("PORTAL_SYNC_OVERLAP_SECONDS", default=300))
+PORTAL_SYNC_STALE_AFTER = timedelta(seconds=env.int("PORTAL_SYNC_STALE_AFTER_SECONDS", default=900))
+PORTAL_SYNC_INCREMENTAL_SECONDS = env.int("PORTAL_SYNC_INCREMENTAL_SECONDS", default=60)
+PORTAL_SYNC_FULL_SECONDS = env.int("PORTAL_SYNC_FULL_SECONDS", default=3600)
+# Webhooks from MLflow 3: the shared HMAC secret, the URL MLflow should call (this portal's
+# /webhooks/mlflow/ as the MLflow server reaches it) and how old a delivery may be.
+PORTAL_MLFLOW_WEBHOOK_SECRET = env("PORTAL_MLFLOW_WEBHOOK_SECRET", default="")
+PORTAL_MLFLOW_WEBHOOK_URL = env("PORTAL_MLFLOW_WEBHOOK_URL", default="")
+PORTAL_MLFLOW_WEBHOOK_MAX_AGE = timedelta(seconds=env.int("PORTAL_MLFLOW_WEBHOOK_MAX_AGE_SECONDS", default=300))
 
 # --- Celery ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}")
+# A queue of its own lets two portals share one broker (the end-to-end tests' stack beside `make run`).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -201,6 +226,25 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.worker_heartbeat",
         "schedule": timedelta(seconds=30),
         "options": {"expires": 25},
+    },
+    # MLflow mirror: an incremental pass every minute, a full reconcile every hour. A pass that
+    # waited longer than its interval in the queue is dropped: the next one covers it.
+    "mlflow-sync-incremental": {
+        "task": "registry.tasks.mlflow_sync",
+        "schedule": timedelta(seconds=PORTAL_SYNC_INCREMENTAL_SECONDS),
+        "kwargs": {"kind": "incremental"},
+        "options": {"expires": PORTAL_SYNC_INCREMENTAL_SECONDS},
+    },
+    "mlflow-sync-full": {
+        "task": "registry.tasks.mlflow_sync",
+        "schedule": timedelta(seconds=PORTAL_SYNC_FULL_SECONDS),
+        "kwargs": {"kind": "full"},
+        "options": {"expires": PORTAL_SYNC_FULL_SECONDS},
+    },
+    "monitoring-drift-schedule": {
+        "task": "monitoring.tasks.drift_schedule",
+        "schedule": timedelta(minutes=env.int("PORTAL_MONITORING_SCHEDULE_MINUTES", default=15)),
+        "options": {"expires": 600},
     },
 }
 # /healthz calls a worker alive when its last heartbeat is younger than this.
@@ -229,6 +273,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One choice set used by two fields (numeric and categorical method) gets one schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "DriftMethodEnum": "monitoring.models.Monitor.Method",
+        "NotificationChannelKindEnum": "monitoring.models.NotificationChannel.Kind",
+        "AlertKindEnum": "monitoring.models.Alert.Kind",
+    },
 }
 
 LOGGING = {
@@ -237,4 +287,30 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("PORTAL_LOG_LEVEL", default="INFO")},
+}
+
+# --- Assessments ---
+# Attested answers older than this are flagged stale and stop counting as met until confirmed.
+ASSESSMENTS_ANSWER_MAX_AGE = timedelta(days=env.int("PORTAL_ASSESSMENT_ANSWER_MAX_AGE_DAYS", default=180))
+# How far back automatic criteria look (runs, promotions, retraining).
+ASSESSMENTS_EVIDENCE_WINDOW = timedelta(days=env.int("PORTAL_ASSESSMENT_WINDOW_DAYS", default=90))
+CELERY_BEAT_SCHEDULE["assessments-nightly-recompute"] = {
+    "task": "assessments.tasks.scorecards_recompute_all",
+    "schedule": crontab(hour=env.int("PORTAL_ASSESSMENT_RECOMPUTE_HOUR", default=2), minute=30),
+}
+
+# --- Promotion gate ---
+# Where the portal is reached, for links in e-mails.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The promote task retries an unreachable MLflow with exponential backoff (seconds), then fails the
+# request with an alert and a "retry" button.
+PORTAL_PROMOTION_MAX_RETRIES = env.int("PORTAL_PROMOTION_MAX_RETRIES", default=8)
+PORTAL_PROMOTION_RETRY_BACKOFF = env.float("PORTAL_PROMOTION_RETRY_BACKOFF", default=5.0)
+PORTAL_PROMOTION_RETRY_MAX_DELAY = env.float("PORTAL_PROMOTION_RETRY_MAX_DELAY", default=300.0)
+# The sweeper re-dispatches approved promotions whose task has not finished after this long.
+PORTAL_PROMOTION_SWEEP_AFTER_SECONDS = env.int("PORTAL_PROMOTION_SWEEP_AFTER_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE["promotion-outbox-sweep"] = {
+    "task": "registry.promotion_tasks.promotion_outbox_sweep",
+    "schedule": timedelta(seconds=60),
+    "options": {"expires": 55},
 }

@@ -12,6 +12,8 @@ handler500 = "registry.api_errors.json_or_html_500"
 
 api_v1 = [
     path("", include("registry.api_urls")),
+    path("", include("monitoring.api_urls")),
+    path("", include("assessments.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -24,4 +26,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("registry.urls")),
+    path("", include("monitoring.urls")),
+    path("", include("assessments.urls")),
 ]

@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from .models import Project, ProjectMembership, WorkerHeartbeat
+from .models import AuditEvent, Project, ProjectMembership, SyncRun, WorkerHeartbeat
 
 
 class MembershipInline(admin.TabularInline):
@@ -22,3 +23,27 @@ class ProjectAdmin(admin.ModelAdmin):
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["hostname", "last_seen"]
     readonly_fields = ["hostname", "last_seen"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only."""
+
+    list_display = ["at", "action", "actor", "object_type", "object_id", "project"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["action", "object_id", "summary"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ["started_at", "kind", "status", "duration_ms", "target"]
+    list_filter = ["kind", "status"]

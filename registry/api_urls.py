@@ -1,9 +1,21 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import api
+from . import api, mirror_api
 
 router = SimpleRouter()
 router.register("projects", api.ProjectViewSet, basename="project")
+router.register("experiments", mirror_api.ExperimentViewSet, basename="experiment")
+router.register("runs", mirror_api.RunViewSet, basename="run")
+router.register("models", mirror_api.RegisteredModelViewSet, basename="registered-model")
 
-urlpatterns = [path("me/", api.MeView.as_view(), name="me"), *router.urls]
+urlpatterns = [
+    path("me/", api.MeView.as_view(), name="me"),
+    path("sync/", mirror_api.SyncStatusView.as_view(), name="sync-status"),
+    *router.urls,
+]
+
+# The promotion gate's endpoints (registry/promotion_api.py).
+from .promotion_api import promotion_api_urlpatterns  # noqa: E402
+
+urlpatterns += promotion_api_urlpatterns

@@ -1,7 +1,12 @@
-"""Demo data for `manage.py demo`: users for every role and a few projects. Idempotent: a second
-run finds what the first made and changes nothing."""
+"""Demo data for `manage.py demo`: users for every role and a few projects, then whatever the other
+apps add. Idempotent: a second run finds what the first made and changes nothing.
+
+Registry reads nobody, so the other apps plug their demo in from AppConfig.ready() with
+`demo_step_register`; the steps run in order after the users and projects exist.
+"""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +56,8 @@ DEMO_PROJECTS = (
         "visibility": Project.Visibility.PRIVATE,
         "description": "Daily demand per store and product family; private while the pilot runs.",
         "leads": ["engineer"],
-        "members": [],
+        # The manager follows the pilot; the reviewer is not a member and does not see it.
+        "members": ["manager"],
     },
 )
 
@@ -72,9 +78,32 @@ def demo_passwords() -> dict[str, str]:
     return known
 
 
+@dataclass(frozen=True)
+class DemoStep:
+    order: int  # registry's MLflow runs first, then what reads them (monitors, then scorecards)
+    name: str
+    load: Callable[[], None]
+
+
+DEMO_STEPS: dict[str, DemoStep] = {}
+
+
+def demo_step_register(*, order: int, name: str, load: Callable[[], None]) -> None:
+    DEMO_STEPS[name] = DemoStep(order=order, name=name, load=load)
+
+
+def demo_load(*, progress: Callable[[str], None] = lambda message: None) -> dict[str, str]:
+    """Load the demo and return {username: password}. Steps talk to MLflow, so they run outside the
+    users-and-projects transaction; each step is idempotent on its own."""
+    logins = demo_users_and_projects_load()
+    for step in sorted(DEMO_STEPS.values(), key=lambda step: step.order):
+        progress(f"Demo: {step.name}")
+        step.load()
+    return logins
+
+
 @transaction.atomic
-def demo_load() -> dict[str, str]:
-    """Load the demo and return {username: password}."""
+def demo_users_and_projects_load() -> dict[str, str]:
     passwords = demo_passwords()
     User = get_user_model()
     for demo_user in DEMO_USERS:

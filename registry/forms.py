@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 
 from .models import Project
 
@@ -22,3 +23,13 @@ class ProjectForm(forms.Form):
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
+
+
+class ProjectLinkForm(forms.Form):
+    """Link an experiment or a registered model to one of the user's projects (empty: unlink)."""
+
+    project = forms.ModelChoiceField(queryset=Project.objects.none(), required=False, empty_label="— no project —")
+
+    def __init__(self, *args: object, projects: QuerySet[Project], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects.order_by("name")

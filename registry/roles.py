@@ -30,24 +30,74 @@ class RoleDefinition:
     home_url_name: str  # where the home page sends a user of this role
 
 
+# Reading the MLflow mirror (experiments, runs, models, versions); private projects' objects stay
+# hidden from non-members whatever the permission.
+MIRROR_READ = (
+    "registry.view_experiment",
+    "registry.view_run",
+    "registry.view_registeredmodel",
+    "registry.view_modelversion",
+)
+
 ROLE_DEFINITIONS: dict[Role, RoleDefinition] = {
     Role.MANAGER: RoleDefinition(
         role=Role.MANAGER,
         summary="Reads the portfolio and the projects' scorecards.",
-        permissions=("registry.view_project",),
-        home_url_name="registry:project_list",
+        permissions=(
+            "registry.view_project",
+            *MIRROR_READ,
+            "monitoring.view_monitor",
+            "monitoring.view_alert",
+            "assessments.view_scorecardsnapshot",
+            "assessments.review_attestedanswer",
+            "registry.view_promotionrequest",
+            "registry.view_auditevent",
+        ),
+        home_url_name="assessments:portfolio",
     ),
     Role.REVIEWER: RoleDefinition(
         role=Role.REVIEWER,
         summary="Decides model promotions.",
-        permissions=("registry.view_project",),
-        home_url_name="registry:project_list",
+        permissions=(
+            "registry.view_project",
+            *MIRROR_READ,
+            "monitoring.view_monitor",
+            "monitoring.view_alert",
+            "assessments.view_scorecardsnapshot",
+            "assessments.review_attestedanswer",
+            "registry.view_promotionrequest",
+            "registry.decide_promotionrequest",
+            "registry.view_auditevent",
+        ),
+        home_url_name="registry:promotion_queue",
     ),
     Role.ENGINEER: RoleDefinition(
         role=Role.ENGINEER,
         summary="Runs projects: experiments, monitors, data and promotion requests.",
-        permissions=("registry.view_project", "registry.add_project", "registry.change_project"),
-        home_url_name="registry:project_list",
+        permissions=(
+            "registry.view_project",
+            "registry.add_project",
+            "registry.change_project",
+            *MIRROR_READ,
+            # link experiments and models to a project, see the sync status, start a sync
+            "registry.change_experiment",
+            "registry.change_registeredmodel",
+            "registry.view_syncrun",
+            "registry.sync_mlflow",
+            "monitoring.view_monitor",
+            "monitoring.add_monitor",
+            "monitoring.change_monitor",
+            "monitoring.run_drift",
+            "monitoring.trigger_retrain",
+            "monitoring.view_alert",
+            "monitoring.change_alert",
+            "assessments.view_scorecardsnapshot",
+            "assessments.add_attestedanswer",
+            "assessments.change_attestedanswer",
+            "registry.view_promotionrequest",
+            "registry.add_promotionrequest",
+        ),
+        home_url_name="monitoring:monitor_list",
     ),
     Role.ADMIN: RoleDefinition(
         role=Role.ADMIN,

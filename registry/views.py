@@ -7,7 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
-from . import selectors, services
+from . import mirror_selectors, selectors, services
 from .errors import PortalError
 from .forms import ProjectForm
 from .health import health_report
@@ -64,7 +64,11 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "registry/project_detail.html",
-        {"project": project, "can_edit": selectors.project_editable_by(project=project, user=request.user)},
+        {
+            "project": project,
+            "can_edit": selectors.project_editable_by(project=project, user=request.user),
+            "mirror": mirror_selectors.project_mirror(project=project, user=request.user),
+        },
     )
 
 

@@ -6,7 +6,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from registry.mlflow_server import LEAN_ENV, mlflow_server_argv
 from registry.roles import Role
 
 from .factories import ProjectFactory, UserFactory
@@ -67,6 +67,15 @@ def stop_process_group(process: subprocess.Popen, *, grace: float = 10) -> None:
     process.wait()
 
 
+# Webhook tests have MLflow deliver to a portal on plain-HTTP loopback, which MLflow refuses by
+# default; and MLflow caches the webhook list per event for a minute, longer than a test waits.
+WEBHOOKS_TO_LOOPBACK = {
+    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+    "MLFLOW_WEBHOOK_CACHE_TTL": "0",
+}
+
+
 @dataclass
 class MlflowServer:
     uri: str
@@ -77,21 +86,8 @@ class MlflowServer:
     def start(self) -> None:
         self.log = open(self.backend_dir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "mlflow"),
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--backend-store-uri",
-                f"sqlite:///{self.backend_dir / 'mlflow.sqlite3'}",
-                "--artifacts-destination",
-                str(self.backend_dir / "artifacts"),
-                "--workers",
-                "1",
-            ],
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            mlflow_server_argv(port=self.port, backend_dir=self.backend_dir),
+            env={**os.environ, **LEAN_ENV, **WEBHOOKS_TO_LOOPBACK},
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -124,6 +120,17 @@ def mlflow_uri(mlflow_server: MlflowServer, settings) -> str:
         mlflow_server.start()
     settings.MLFLOW_TRACKING_URI = mlflow_server.uri
     return mlflow_server.uri
+
+
+@pytest.fixture(scope="session")
+def mlflow_client(mlflow_server: MlflowServer):
+    """MLflow's own client on the session's server, for tests that log runs and register models.
+    Tests name what they create uniquely: the server is shared by the whole session."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    return MlflowClient(tracking_uri=mlflow_server.uri)
 
 
 @pytest.fixture(scope="session")

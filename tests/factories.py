@@ -1,8 +1,10 @@
+import datetime as dt
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from registry.models import Project, ProjectMembership
+from registry.models import Experiment, ModelVersion, Project, ProjectMembership, RegisteredModel, Run
 from registry.roles import Role
 
 PASSWORD = "correct-horse-battery"
@@ -41,3 +43,47 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
     project = factory.SubFactory(ProjectFactory)
     user = factory.SubFactory(UserFactory)
+
+
+# --- MLflow mirror rows, for tests that do not need a real MLflow server behind them.
+
+
+class ExperimentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Experiment
+
+    mlflow_id = factory.Sequence(lambda n: str(1000 + n))
+    name = factory.Sequence(lambda n: f"experiment-{n}")
+
+
+class RunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Run
+
+    run_id = factory.Sequence(lambda n: f"{n:032x}")
+    experiment = factory.SubFactory(ExperimentFactory)
+    name = factory.Sequence(lambda n: f"run-{n}")
+    status = Run.Status.FINISHED
+    start_time = factory.Faker("date_time_this_year", tzinfo=dt.UTC)
+    params = factory.LazyFunction(lambda: {"lr": "0.1"})
+    metrics = factory.LazyFunction(lambda: {"accuracy": 0.9})
+
+
+class RegisteredModelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RegisteredModel
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"model-{n}")
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelVersion
+
+    registered_model = factory.SubFactory(RegisteredModelFactory)
+    version = factory.Sequence(lambda n: n + 1)
+    run = factory.SubFactory(RunFactory)
+    run_id = factory.LazyAttribute(lambda v: v.run.run_id if v.run else "")
+    status = "READY"
+    signature_read = True

@@ -163,3 +163,19 @@ def test_every_route_except_login_and_health_turns_away_anonymous_users(client, 
             assert response.url.startswith(reverse("login")), f"{name} redirects elsewhere"
         checked += 1
     assert checked >= 10
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [
+        ("manager", "/assessments/"),
+        ("reviewer", "/promotions/"),
+        ("engineer", "/monitors/"),
+        ("portal_admin", "/projects/"),
+        ("no_role", "/profile/"),
+    ],
+)
+def test_the_home_page_sends_each_role_to_where_its_work_is(as_role, role, home):
+    response = as_role(role).get("/", follow=True)
+    assert response.redirect_chain[-1][0] == home
+    assert response.status_code == 200

@@ -51,3 +51,17 @@ def test_the_admin_role_holds_every_permission_and_the_others_only_theirs():
     assert Group.objects.get(name="Admin").permissions.count() == Permission.objects.count()
     manager_perms = set(Group.objects.get(name="Manager").permissions.values_list("codename", flat=True))
     assert "add_project" not in manager_perms and "view_project" in manager_perms
+
+
+def test_demo_runs_the_steps_other_apps_register_in_order_after_users_and_projects(settings, tmp_path, monkeypatch):
+    from registry import demo
+
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setattr(demo, "DEMO_STEPS", {})
+    seen: list[str] = []
+    demo.demo_step_register(order=20, name="scorecards", load=lambda: seen.append("scorecards"))
+    demo.demo_step_register(order=10, name="monitors", load=lambda: seen.append(f"monitors {Project.objects.count()}"))
+
+    call_command("demo", stdout=io.StringIO())
+
+    assert seen == [f"monitors {len(demo.DEMO_PROJECTS)}", "scorecards"]

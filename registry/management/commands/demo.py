@@ -6,10 +6,10 @@ from registry.demo import DEMO_USERS, demo_load
 
 
 class Command(BaseCommand):
-    help = "Load the demo data (users for every role, projects). Safe to run again."
+    help = "Load the demo: users for every role, projects, MLflow runs and models, monitors, scorecards. Idempotent."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        logins = demo_load()
+        logins = demo_load(progress=self.stdout.write)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Demo logins:"))
         for demo_user in DEMO_USERS:
             self.stdout.write(

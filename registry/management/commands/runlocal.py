@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.demo import DEMO_USERS, demo_load, demo_passwords
+from registry.mlflow_server import LEAN_ENV, mlflow_server_argv
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 STOP_GRACE_SECONDS = 10
@@ -119,29 +120,15 @@ class Command(BaseCommand):
             artifacts.mkdir(exist_ok=True)
             supervisor.start(
                 "mlflow",
-                [
-                    str(bin_dir / "mlflow"),
-                    "server",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(tracking.port or 5000),
-                    "--backend-store-uri",
-                    f"sqlite:///{var_dir / 'mlflow.sqlite3'}",
-                    "--artifacts-destination",
-                    str(artifacts),
-                    "--workers",
-                    "1",
-                ],
-                # Lean: the job runner is what makes a default server slow to start and large.
-                env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+                mlflow_server_argv(port=tracking.port or 5000, backend_dir=var_dir, artifacts_dir=artifacts),
+                env=LEAN_ENV,
             )
             _wait_until(f"{settings.MLFLOW_TRACKING_URI}/health", seconds=90, supervisor=supervisor, name="mlflow")
         else:
             self.stdout.write(f"Using the MLflow server at {settings.MLFLOW_TRACKING_URI}")
 
         if not options["skip_demo"]:
-            demo_load()
+            demo_load(progress=self.stdout.write)
 
         supervisor.start(
             "worker",
