@@ -20,6 +20,7 @@ from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
+from registry.mlflow_client import mlflow_fluent_at
 from registry.models import Project
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def _fraud_mlflow(tracking_uri: str) -> None:
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     found = client.get_experiment_by_name(FRAUD_EXPERIMENT)
     experiment_id = found.experiment_id if found else client.create_experiment(FRAUD_EXPERIMENT)
 
@@ -86,9 +87,7 @@ def _fraud_mlflow(tracking_uri: str) -> None:
         frame = pd.DataFrame({"amount": rng.gamma(2.0, 40.0, 500), "merchant_risk": rng.random(500)})
         target = ((frame["amount"] > 150) & (frame["merchant_risk"] > 0.7)).astype(int)
         model = LogisticRegression(max_iter=300, class_weight="balanced").fit(frame, target)
-        previous = mlflow.get_tracking_uri()
-        mlflow.set_tracking_uri(tracking_uri)
-        try:
+        with mlflow_fluent_at(tracking_uri):
             mlflow.set_experiment(experiment_id=experiment_id)
             tags = {
                 DEMO_TAG: "fraud-model",
@@ -110,8 +109,6 @@ def _fraud_mlflow(tracking_uri: str) -> None:
                     signature=infer_signature(frame, model.predict(frame)),
                     registered_model_name=FRAUD_MODEL,
                 )
-        finally:
-            mlflow.set_tracking_uri(previous)
     model = client.get_registered_model(FRAUD_MODEL)
     if "champion" not in model.aliases:
         latest = max(int(v.version) for v in client.search_model_versions(f"name = '{FRAUD_MODEL}'"))

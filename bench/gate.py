@@ -83,7 +83,7 @@ def main() -> None:
         from registry.sync import sync_execute
 
         call_command("migrate", verbosity=0)
-        mlflow = MlflowClient(tracking_uri=uri)
+        mlflow = MlflowClient(tracking_uri=uri, registry_uri=uri)
         experiment = mlflow.create_experiment("bench-gate")
         name = "bench-model"
         mlflow.create_registered_model(name)

@@ -19,6 +19,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
+from .mlflow_client import mlflow_fluent_at
+
 logger = logging.getLogger(__name__)
 
 QUICKSTART_EXPERIMENT = "MLflow Quickstart"
@@ -181,15 +183,11 @@ def _notebooks(client: MlflowClient) -> None:
 
 def demo_mlflow_load(*, tracking_uri: str) -> None:
     """Log the demo runs and models to the MLflow server at `tracking_uri` (idempotent)."""
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        client = MlflowClient(tracking_uri=tracking_uri)
+    with mlflow_fluent_at(tracking_uri):
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         _quickstart(client)
         _churn(client)
         _notebooks(client)
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 # Which demo project each mirrored object belongs to (project slugs from registry/demo.py).

@@ -5,6 +5,7 @@ request; here every call has a timeout of seconds and at most a few quick retrie
 failure becomes MlflowUnavailable, which callers (Celery tasks) retry with backoff.
 """
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,24 @@ EXPERIMENTS_PAGE = 50_000
 MODELS_PAGE = 1_000
 VERSIONS_PAGE = 10_000
 HISTORY_PAGE = 25_000
+
+
+@contextlib.contextmanager
+def mlflow_fluent_at(tracking_uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (log_model, registered_model_name=...) at one server, tracking
+    and registry both, and put both back afterwards. MLflow keeps them in module globals and
+    mirrors them into os.environ, where a stray MLFLOW_REGISTRY_URI would register the model on
+    another server than the one its run is on."""
+    import mlflow
+
+    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
 
 
 class MlflowRestClient:

@@ -37,6 +37,17 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def child_environ(*, drop: set[str] = frozenset(), drop_prefixes: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment for a child process, without MLflow's own variables: MLflow's
+    fluent API writes MLFLOW_TRACKING_URI and MLFLOW_REGISTRY_URI into os.environ, so a child
+    would otherwise register models on whichever server a test last pointed MLflow at."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in drop and not key.startswith(("MLFLOW_", *drop_prefixes))
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -120,6 +131,25 @@ def mlflow_uri(mlflow_server: MlflowServer, settings) -> str:
         mlflow_server.start()
     settings.MLFLOW_TRACKING_URI = mlflow_server.uri
     return mlflow_server.uri
+
+
+@pytest.fixture(autouse=True)
+def mlflow_globals_restored() -> Iterator[None]:
+    """Whatever a test points MLflow's fluent API at (module globals and the environment
+    variables MLflow mirrors them into) is put back afterwards, so no later test or child process
+    talks to a server it did not choose."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved_globals = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    saved_environ = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    tracking_utils._tracking_uri, registry_utils._registry_uri = saved_globals
+    for key, value in saved_environ.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

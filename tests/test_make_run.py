@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import REPO_ROOT, free_port, stop_process_group, wait_for_http
+from .conftest import REPO_ROOT, child_environ, free_port, stop_process_group, wait_for_http
 
 pytestmark = pytest.mark.slow
 
@@ -74,11 +74,7 @@ def _log_in(base_url: str, username: str, password: str) -> requests.Session:
 def test_make_run_starts_the_whole_portal_from_a_clean_copy_and_ctrl_c_stops_it(tmp_path):
     checkout = _clean_copy(tmp_path / "portal")
     web_port, mlflow_port = free_port(), free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "PORTAL_VAR_DIR"}
-    }
+    env = child_environ(drop={"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "PORTAL_VAR_DIR"})
     env |= {
         "VENV": str(REPO_ROOT / ".venv"),  # reuse the installed environment: the copy is what is tested
         "PORTAL_PORT": str(web_port),

@@ -24,7 +24,7 @@ from urllib.parse import urlparse, urlunparse
 
 import psycopg
 
-from ..conftest import REPO_ROOT, MlflowServer, free_port, stop_process_group, wait_for_http
+from ..conftest import REPO_ROOT, MlflowServer, child_environ, free_port, stop_process_group, wait_for_http
 
 BIN = Path(sys.executable).parent
 
@@ -113,11 +113,7 @@ def portal_stack() -> Iterator[Stack]:
     mlflow.uri = f"http://127.0.0.1:{mlflow.port}"
     database_url, admin_url = _database_url(work_dir)
     port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "DJANGO_")) and key not in {"DJANGO_SETTINGS_MODULE"}
-    }
+    env = child_environ(drop_prefixes=("PYTEST_", "DJANGO_"))
     env |= {
         "DJANGO_SETTINGS_MODULE": "mlopsportal.settings",
         "DATABASE_URL": database_url,

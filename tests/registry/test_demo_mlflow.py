@@ -25,7 +25,8 @@ def test_the_demo_logs_the_quickstart_the_churn_model_and_notebook_runs_once(mlf
 
     churn = RegisteredModel.objects.get(name="churn-classifier")
     assert churn.project.slug == "churn-prediction"
-    assert churn.aliases == {"champion": 2, "challenger": 3}
+    # The session's MLflow server is shared: the gate's demo may have added "production" already.
+    assert {"champion": 2, "challenger": 3}.items() <= churn.aliases.items()
     versions = list(churn.versions.order_by("version"))
     assert len(versions) == 3
     assert all(v.run.git_commit and v.run.datasets and v.signature_inputs for v in versions)

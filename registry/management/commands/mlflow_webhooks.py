@@ -24,7 +24,7 @@ class Command(BaseCommand):
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 
-        client = MlflowClient(tracking_uri=settings.MLFLOW_TRACKING_URI)
+        client = MlflowClient(tracking_uri=settings.MLFLOW_TRACKING_URI, registry_uri=settings.MLFLOW_TRACKING_URI)
         try:
             existing = [hook for hook in client.list_webhooks(max_results=1000) if hook.name == WEBHOOK_NAME]
             if options["register"]:
