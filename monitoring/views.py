@@ -336,7 +336,11 @@ class ChannelForm(forms.Form):
 
 
 class TriggerForm(forms.Form):
-    url = forms.URLField(max_length=500, help_text="The pipeline endpoint, e.g. https://kfp.example/apis/v2beta1/runs.")
+    url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text="The pipeline endpoint, e.g. https://kfp.example/apis/v2beta1/runs.",
+    )
     preset = forms.ChoiceField(choices=RetrainTrigger.Preset.choices)
     pipeline_id = forms.CharField(required=False, help_text="Kubeflow only.")
     pipeline_version_id = forms.CharField(required=False, help_text="Kubeflow only.")

@@ -37,7 +37,7 @@ from django.utils import timezone
 from .errors import MlflowRejected, MlflowUnavailable
 from .mlflow_client import MlflowRestClient
 from .models import Experiment, MetricHistory, ModelVersion, RegisteredModel, Run, SyncRun
-from .signals import model_aliases_changed
+from .signals import mirror_changed, model_aliases_changed
 
 logger = logging.getLogger(__name__)
 
@@ -583,6 +583,8 @@ def sync_execute(
     if kind != SyncRun.Kind.MODEL:
         sync.runs_watermark_ms = max(work.watermark_ms, previous or 0)
     _finish(sync, counts, started)
+    if counts.total_changes():
+        mirror_changed.send(sender=SyncRun, sync_run=sync)
     return sync
 
 
