@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from registry.selectors import projects_visible_to
 
-from .models import Alert, DriftRun, FeatureDriftResult, InferenceBatch, Monitor, SchemaMismatch
+from .models import Alert, DriftRun, FeatureDriftResult, InferenceBatch, Monitor, RetrainEvent, SchemaMismatch
 
 
 class MonitorStatus:
@@ -45,6 +47,45 @@ def monitor_list_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Moni
             latest_drifted=Subquery(latest_run.values("drifted")[:1]),
         )
         .order_by("project__name", "name")
+    )
+
+
+@dataclass(frozen=True)
+class MonitorActivity:
+    """The monitor's latest drift job and retrain request: what the "Run drift now" and "Trigger
+    retraining" buttons follow until the work they queued has finished."""
+
+    drift_run: DriftRun | None
+    retrain_event: RetrainEvent | None
+
+    @property
+    def running(self) -> bool:
+        drift_busy = self.drift_run is not None and self.drift_run.status in {
+            DriftRun.Status.QUEUED,
+            DriftRun.Status.RUNNING,
+        }
+        retrain_busy = self.retrain_event is not None and self.retrain_event.status == RetrainEvent.Status.PENDING
+        return drift_busy or retrain_busy
+
+    @property
+    def version(self) -> str:
+        """Changes with every step of either: a re-run of a window reuses its DriftRun row."""
+        run, event = self.drift_run, self.retrain_event
+        drift = f"{run.pk}:{run.status}:{run.finished_at and run.finished_at.timestamp()}" if run else "-"
+        retrain = f"{event.pk}:{event.status}" if event else "-"
+        return f"{drift}/{retrain}"
+
+
+def monitor_activity(*, monitor: Monitor) -> MonitorActivity:
+    return MonitorActivity(
+        # Work in progress first; else the newest window, which "Run drift now" re-runs in place.
+        drift_run=DriftRun.objects.filter(monitor=monitor)
+        .order_by(
+            Case(When(status__in=[DriftRun.Status.QUEUED, DriftRun.Status.RUNNING], then=0), default=1),
+            "-window_start",
+        )
+        .first(),
+        retrain_event=RetrainEvent.objects.filter(monitor=monitor).order_by("-created_at", "-pk").first(),
     )
 
 

@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from registry.errors import PortalError
+from registry.live import action_queued, action_refused
 from registry.selectors import projects_visible_to
 
 from . import charts, jobs, profiles, selectors, services
@@ -109,6 +110,9 @@ def _figures(monitor: Monitor, runs: list[DriftRun], selected: DriftRun | None, 
 @require_GET
 def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = _monitor_or_404(request, pk)
+    activity = selectors.monitor_activity(monitor=monitor)
+    if request.GET.get("fragment") == "activity":  # polled by the page while a job it queued runs
+        return render(request, "monitoring/partials/activity.html", {"monitor": monitor, "activity": activity})
     runs = selectors.runs_for(monitor=monitor)
     selected = runs[-1] if runs else None
     run_id = request.GET.get("run")
@@ -128,6 +132,7 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "monitoring/monitor_detail.html",
         {
             "monitor": monitor,
+            "activity": activity,
             "status": selectors.monitor_status(monitor),
             "status_label": selectors.MonitorStatus.LABELS[selectors.monitor_status(monitor)],
             "status_badge": selectors.MonitorStatus.BADGES[selectors.monitor_status(monitor)],
@@ -284,9 +289,12 @@ def monitor_run_drift(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = _monitor_or_404(request, pk)
     if not services.monitor_editable_by(monitor_project=monitor.project, user=request.user):
         raise PermissionDenied
-    run = drift_run_enqueue(monitor_id=monitor.pk, window_start=timezone.now(), trigger=DriftRun.Trigger.MANUAL)
-    messages.success(request, f"Drift job queued for the window starting {run.window_start:%Y-%m-%d %H:%M} UTC.")
-    return redirect(monitor)
+    try:
+        run = drift_run_enqueue(monitor_id=monitor.pk, window_start=timezone.now(), trigger=DriftRun.Trigger.MANUAL)
+    except PortalError as error:
+        return action_refused(request, message=error.message, redirect_to=monitor)
+    message = f"Drift job queued for the window starting {run.window_start:%Y-%m-%d %H:%M} UTC."
+    return action_queued(request, message=message, redirect_to=monitor)
 
 
 @login_required
@@ -299,10 +307,10 @@ def monitor_retrain(request: HttpRequest, pk: int) -> HttpResponse:
     run = DriftRun.objects.filter(monitor=monitor, status=DriftRun.Status.DONE).order_by("-window_start").first()
     event = jobs.retrain_request(monitor=monitor, run=run, reason=RetrainEvent.Reason.MANUAL, actor=request.user)
     if event is None:
-        messages.error(request, "This monitor has no active retrain trigger.")
-    else:
-        messages.success(request, "Retraining requested; the pipeline's answer appears below.")
-    return redirect(monitor)
+        return action_refused(request, message="This monitor has no active retrain trigger.", redirect_to=monitor)
+    return action_queued(
+        request, message="Retraining requested; the pipeline's answer appears below.", redirect_to=monitor
+    )
 
 
 @login_required

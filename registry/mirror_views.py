@@ -13,6 +13,7 @@ from . import mirror_selectors, mirror_services, selectors
 from .charts import metric_history_figure
 from .errors import MlflowUnavailable, PortalError
 from .forms import ProjectLinkForm
+from .live import action_queued
 from .mlflow_client import MlflowRestClient
 from .models import Experiment, RegisteredModel, Run
 from .runs_table import RunsTablePlan, runs_table_plan
@@ -36,8 +37,9 @@ def sync_status(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sync_now(request: HttpRequest) -> HttpResponse:
     mirror_services.sync_request(user=request.user, full=request.POST.get("full") == "1")
-    messages.success(request, "Sync queued: this page shows its result when it finishes.")
-    return redirect("registry:sync_status")
+    return action_queued(
+        request, message="Sync queued: this page shows its result when it finishes.", redirect_to="registry:sync_status"
+    )
 
 
 def _mlflow_ui(path: str) -> str:

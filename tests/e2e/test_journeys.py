@@ -9,8 +9,6 @@ order, labelled fields and named buttons, no sideways scrolling at 390 px; and s
 import csv
 import io
 import re
-import time
-from collections.abc import Callable
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -23,16 +21,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 THIS_PROMOTION = re.compile(r"v3 → @champion|@champion .* version 3")
 DEMO_LEVELS = {"Churn prediction": 2, "Fraud detection": 1, "Demand forecasting": 0}
-
-
-def _until(what: str, condition: Callable[[], bool], *, seconds: float = 90) -> None:
-    """Waits for something the worker does in the background (not a timing assertion: the limit
-    only keeps a broken stack from hanging the suite)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting for {what} after {seconds:.0f} s")
-        time.sleep(0.5)
 
 
 def test_a_manager_reads_the_portfolio_opens_scorecards_and_exports_the_gaps(visit, stack):
@@ -215,14 +203,13 @@ def test_an_engineer_drills_into_drift_acknowledges_reads_the_schema_diff_and_re
     calls_before = len(stack.pipeline_calls)
     page.goto(monitor_url)
     page.get_by_role("button", name="Trigger retraining").click()
-    expect(page.locator(".messages")).to_contain_text("Retraining requested")
+    # The page follows the request in place: queued, then the pipeline's answer, without a reload.
+    expect(page.locator("#monitor-action-state")).to_have_text("Done.", timeout=90_000)
+    activity = page.locator("#monitor-activity")
+    expect(activity.locator("[data-retrain-status]")).to_have_text("sent")
+    expect(activity).to_contain_text("HTTP 202")
+    page.reload()
     retraining = page.locator("section", has=page.get_by_role("heading", name="Retraining"))
-
-    def sent() -> bool:
-        page.goto(monitor_url)
-        return "sent" in retraining.locator("li").first.inner_text()
-
-    _until("the worker to call the pipeline", sent)
     expect(retraining.locator("li").first).to_contain_text("HTTP 202")
     assert len(stack.pipeline_calls) == calls_before + 1
     assert stack.pipeline_calls[-1]["path"] == "/pipelines/churn/retrain"
