@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
 
-from .evidence import SOURCE_GATE, SOURCE_MIRROR, SOURCE_MONITORING, Link, ProjectEvidence
+from .evidence import SOURCE_GATE, SOURCE_MIRROR, SOURCE_MONITORING, Link, ProjectEvidence, VersionFact
 
 MAX_LEVEL = 2
 SHARE_REQUIRED = 0.9  # share of recent runs that must carry a fact (git commit, dataset, ...)
@@ -233,41 +233,44 @@ def registry_in_use(evidence: ProjectEvidence) -> CheckResult:
     )
 
 
-@check("versions_signature")
-def versions_signature(evidence: ProjectEvidence) -> CheckResult:
+def _every_live_version(
+    evidence: ProjectEvidence, *, holds: Callable[[VersionFact], bool], failing: str, passing: str
+) -> CheckResult:
+    """Met when every live version passes `holds`; otherwise names the versions that do not."""
     missing = _no_source(evidence, SOURCE_MIRROR, "the MLflow mirror")
     if missing:
         return missing
     if not evidence.versions:
         return CheckResult(Outcome.NOT_MET, "No registered model version to check.")
-    unsigned = [v for v in evidence.versions if not v.has_input_signature]
-    if unsigned:
+    offenders = [v for v in evidence.versions if not holds(v)]
+    if offenders:
         return CheckResult(
             Outcome.NOT_MET,
-            f"{len(unsigned)} of {len(evidence.versions)} live versions have no input signature.",
-            _version_links(unsigned),
+            f"{len(offenders)} of {len(evidence.versions)} live versions {failing}.",
+            _version_links(offenders),
         )
     return CheckResult(
-        Outcome.MET, f"All {len(evidence.versions)} live versions declare inputs.", _version_links(evidence.versions)
+        Outcome.MET, f"All {len(evidence.versions)} live versions {passing}.", _version_links(evidence.versions)
+    )
+
+
+@check("versions_signature")
+def versions_signature(evidence: ProjectEvidence) -> CheckResult:
+    return _every_live_version(
+        evidence,
+        holds=lambda version: version.has_input_signature,
+        failing="have no input signature",
+        passing="declare inputs",
     )
 
 
 @check("versions_linked_to_runs")
 def versions_linked_to_runs(evidence: ProjectEvidence) -> CheckResult:
-    missing = _no_source(evidence, SOURCE_MIRROR, "the MLflow mirror")
-    if missing:
-        return missing
-    if not evidence.versions:
-        return CheckResult(Outcome.NOT_MET, "No registered model version to check.")
-    orphans = [v for v in evidence.versions if not v.has_run]
-    if orphans:
-        return CheckResult(
-            Outcome.NOT_MET,
-            f"{len(orphans)} of {len(evidence.versions)} live versions do not point to a known run.",
-            _version_links(orphans),
-        )
-    return CheckResult(
-        Outcome.MET, f"All {len(evidence.versions)} live versions link to their run.", _version_links(evidence.versions)
+    return _every_live_version(
+        evidence,
+        holds=lambda version: version.has_run,
+        failing="do not point to a known run",
+        passing="link to their run",
     )
 
 

@@ -56,33 +56,26 @@ def alert_notify(self, alert_id: int) -> None:  # noqa: ANN001
         notification_send.delay(notification_id)
 
 
-@shared_task(
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=(jobs.DeliveryFailed,),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=60,
-    time_limit=90,
-)
+# Deliveries to someone else's endpoint: retried with jittered backoff while it fails, acked late
+# so a worker lost mid-delivery leaves the message for another (the sends are idempotent).
+DELIVERY_TASK = {
+    "bind": True,
+    "ignore_result": True,
+    "acks_late": True,
+    "autoretry_for": (jobs.DeliveryFailed,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "soft_time_limit": 60,
+    "time_limit": 90,
+}
+
+
+@shared_task(**DELIVERY_TASK, max_retries=5)
 def notification_send(self, notification_id: int) -> None:  # noqa: ANN001
     jobs.notification_send(notification_id=notification_id)
 
 
-@shared_task(
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=(jobs.DeliveryFailed,),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=3,
-    soft_time_limit=60,
-    time_limit=90,
-)
+@shared_task(**DELIVERY_TASK, max_retries=3)  # a pipeline run is costly: give up sooner
 def retrain_send(self, event_id: int) -> None:  # noqa: ANN001
     jobs.retrain_send(event_id=event_id)
