@@ -1,5 +1,5 @@
 """Long-running actions that a page posts without reloading (static/js/live-action.js): sync now,
-run drift now, trigger retraining. The page then polls the panel that shows the work's status, so
+run drift now, trigger retraining, a promotion decision. The page then polls the panel that shows the work's status, so
 the post only has to say whether the work was queued."""
 
 from django.contrib import messages
@@ -7,21 +7,22 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
 
-def is_live(request: HttpRequest) -> bool:
-    return request.headers.get("X-Requested-With") == "fetch"
+def wants_json(request: HttpRequest) -> bool:
+    """A page's script posting an action asks for JSON; a plain form post gets a page."""
+    return "application/json" in request.headers.get("Accept", "")
 
 
 def action_queued(request: HttpRequest, *, message: str, redirect_to: object) -> HttpResponse:
     """202 with the message for the page's script (a flash message would surface on some later
     page); the usual flash message and redirect for a plain form post."""
-    if is_live(request):
+    if wants_json(request):
         return JsonResponse({"message": message}, status=202)
     messages.success(request, message)
     return redirect(redirect_to)
 
 
 def action_refused(request: HttpRequest, *, message: str, redirect_to: object, status: int = 409) -> HttpResponse:
-    if is_live(request):
+    if wants_json(request):
         return JsonResponse({"error": message}, status=status)
     messages.error(request, message)
     return redirect(redirect_to)

@@ -22,6 +22,7 @@ from . import promotion_selectors as gate_selectors
 from . import promotions
 from .errors import PermissionDenied, PortalError
 from .gate_checks import MetricDirection
+from .live import wants_json
 from .models import RegisteredModel
 from .promotion_models import PromotionDecision, PromotionPolicy, PromotionState
 from .roles import is_admin
@@ -120,16 +121,12 @@ def gate_alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("registry:promotion_queue")
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
 def _decision_response(request: HttpRequest, pk: int, action, success: str) -> HttpResponse:  # noqa: ANN001
     promotion = get_object_or_404(gate_selectors.promotions_visible_to(user=request.user), pk=pk)
     try:
         promotion = action(promotion)
     except PortalError as error:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse(
                 {"error": {"status": error.status_code, "code": error.code, "message": error.message}},
                 status=error.status_code,
@@ -138,7 +135,7 @@ def _decision_response(request: HttpRequest, pk: int, action, success: str) -> H
             return render(request, "403.html", {"reason": error.message}, status=403)
         messages.error(request, error.message)
         return redirect(reverse("registry:promotion_detail", kwargs={"pk": pk}))
-    if _wants_json(request):
+    if wants_json(request):
         promotion.refresh_from_db()
         return JsonResponse(
             {

@@ -47,7 +47,7 @@
         const response = await fetch(form.action, {
           method: "POST",
           body: body,
-          headers: { "X-Requested-With": "fetch" },
+          headers: { "Accept": "application/json" },
           credentials: "same-origin",
         });
         if (!response.ok) { state.textContent = await refusal(response); return; }

@@ -15,7 +15,7 @@ from .conftest import reference_frame, to_parquet
 from .test_drift_jobs import Receiver, shifted
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-LIVE = {"HTTP_X_REQUESTED_WITH": "fetch"}
+LIVE = {"HTTP_ACCEPT": "application/json"}
 
 
 def _ingest_now(monitor, frame):
