@@ -60,10 +60,11 @@
       state.className = "badge " + (badges[answer.body.state] || "");
       document.getElementById("gate-approvals").textContent =
         answer.body.approvals + "/" + answer.body.approvals_required;
-      show(answer.body.message + (answer.body.state === "approved"
-        ? " Moving the alias in MLflow…" : ""), true);
+      // A quick worker may have claimed the promotion before this answer was written: follow both.
+      var moving = answer.body.state === "approved" || answer.body.state === "promoting";
+      show(answer.body.message + (moving ? " Moving the alias in MLflow…" : ""), true);
       form.hidden = true;
-      if (answer.body.state === "approved") follow(answer.body.status_url, 0);
+      if (moving) follow(answer.body.status_url, 0);
     }).catch(function () {
       show("Could not reach the portal; nothing was changed. Try again.", false);
       buttons.forEach(function (b) { b.disabled = false; });
