@@ -2,6 +2,7 @@
 
 import importlib.util
 import logging
+import threading
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -61,18 +62,32 @@ def scorecard_recompute(
     return snapshot
 
 
-def recompute_after_commit(project_id: int) -> None:
-    """Dispatch a recomputation once the current transaction commits (at once outside one)."""
+# Projects whose rescoring waits for the current transaction to commit, per thread. Many answers
+# saved in one transaction (or a sync touching many runs) queue one task per project, not one each.
+_recompute_pending = threading.local()
+
+
+def _recompute_dispatch_pending() -> None:
     from .tasks import scorecard_recompute_task
 
-    def dispatch() -> None:
+    pending = getattr(_recompute_pending, "ids", set())
+    _recompute_pending.ids = set()
+    for project_id in sorted(pending):
         try:
             scorecard_recompute_task.delay(project_id)
         except OperationalError:
             # The answer is saved; the nightly recomputation stores the snapshot if this one is lost.
             logger.warning("Broker unavailable: scorecard of project %s recomputed at the next nightly run", project_id)
 
-    transaction.on_commit(dispatch)
+
+def recompute_after_commit(project_id: int) -> None:
+    """Dispatch a recomputation once the current transaction commits (at once outside one)."""
+    if not hasattr(_recompute_pending, "ids"):
+        _recompute_pending.ids = set()
+    _recompute_pending.ids.add(project_id)
+    # Registered every time: the first commit hook dispatches the whole set and the others find it
+    # empty; ids left by a rolled-back transaction go out with the next commit (rescoring is idempotent).
+    transaction.on_commit(_recompute_dispatch_pending)
 
 
 def scorecards_recompute_for_mirror_change(**_signal_kwargs: object) -> None:

@@ -120,6 +120,7 @@ def demo_load(*, project_slug: str, model_name: str, alias: str = "champion") ->
                 fmt="parquet",
                 idempotency_key=f"demo-day{day}-part{part}",
                 received_at=start + timedelta(hours=2 + part * 5),
+                bin_in_background=False,  # binned just below, before the drift run needs it
             )
         for batch in InferenceBatch.objects.filter(
             monitor=monitor, event_time__gte=start, event_time__lt=start + timedelta(days=1)

@@ -284,9 +284,11 @@ def batch_ingest(
     fmt: str,
     idempotency_key: str = "",
     received_at: datetime | None = None,
+    bin_in_background: bool = True,
 ) -> IngestResult:
     """Stores a batch and its schema check, or refuses it whole. A repeated Idempotency-Key returns
-    the first batch and stores nothing."""
+    the first batch and stores nothing. The batch is binned by a worker after commit, unless the
+    caller bins it itself (`bin_in_background=False`: the demo, which computes drift at once)."""
     if idempotency_key:
         existing = InferenceBatch.objects.filter(monitor=monitor, idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -335,9 +337,10 @@ def batch_ingest(
                     detail="\n".join(d.detail for d in diffs),
                     batch=batch,
                 )
-            from .tasks import batch_bin
+            if bin_in_background:
+                from .tasks import batch_bin
 
-            transaction.on_commit(lambda: batch_bin.delay(batch.pk))
+                transaction.on_commit(lambda: batch_bin.delay(batch.pk))
     except IntegrityError:
         # A concurrent retry with the same key won: keep its batch, drop our file.
         storage.delete(name)

@@ -181,3 +181,34 @@ def test_a_serving_alias_moved_by_the_sync_rescores_the_project_in_a_celery_work
     model = RegisteredModel.objects.create(name="moved-model", project=project, aliases={"champion": 1})
     model_aliases_changed.send(sender=RegisteredModel, registered_model=model, old={}, new={"champion": 1})
     assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_answers_saved_in_one_transaction_queue_one_rescoring_per_project(engineer):
+    import uuid
+
+    from django.db import transaction
+
+    from mlopsportal.celery import app
+
+    # Nobody consumes this queue: the test counts what the commit put on the real broker.
+    queue = f"portal-tests-count-{uuid.uuid4().hex[:8]}"
+    previous_queue, app.conf.task_default_queue = app.conf.task_default_queue, queue
+    try:
+        projects = [ProjectFactory(name=f"Batch answered {i}") for i in range(2)]
+        for project in projects:
+            project.memberships.create(user=engineer, role="lead")
+        with transaction.atomic():
+            for project in projects:
+                for code in ("EXP-2", "REP-4", "DOC-1"):
+                    services.answer_set(
+                        project=project, criterion_code=code, user=engineer, status="not_met", note="not yet"
+                    )
+        with app.connection_for_write() as connection:
+            channel = connection.default_channel
+            queued = channel.queue_declare(queue=queue, passive=True).message_count
+            channel.queue_purge(queue)
+            channel.queue_delete(queue)
+    finally:
+        app.conf.task_default_queue = previous_queue
+    assert queued == len(projects)  # six answers, two projects: two tasks
