@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from registry.errors import PortalError
+from registry.errors import Conflict, PortalError
 from registry.live import action_queued, action_refused
 from registry.selectors import projects_visible_to
 
@@ -292,7 +292,7 @@ def monitor_run_drift(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         run = drift_run_enqueue(monitor_id=monitor.pk, window_start=timezone.now(), trigger=DriftRun.Trigger.MANUAL)
     except PortalError as error:
-        return action_refused(request, message=error.message, redirect_to=monitor)
+        return action_refused(request, error=error, redirect_to=monitor)
     message = f"Drift job queued for the window starting {run.window_start:%Y-%m-%d %H:%M} UTC."
     return action_queued(request, message=message, redirect_to=monitor)
 
@@ -307,7 +307,9 @@ def monitor_retrain(request: HttpRequest, pk: int) -> HttpResponse:
     run = DriftRun.objects.filter(monitor=monitor, status=DriftRun.Status.DONE).order_by("-window_start").first()
     event = jobs.retrain_request(monitor=monitor, run=run, reason=RetrainEvent.Reason.MANUAL, actor=request.user)
     if event is None:
-        return action_refused(request, message="This monitor has no active retrain trigger.", redirect_to=monitor)
+        return action_refused(
+            request, error=Conflict("This monitor has no active retrain trigger."), redirect_to=monitor
+        )
     return action_queued(
         request, message="Retraining requested; the pipeline's answer appears below.", redirect_to=monitor
     )

@@ -1,10 +1,13 @@
-"""Long-running actions that a page posts without reloading (static/js/live-action.js): sync now,
-run drift now, trigger retraining, a promotion decision. The page then polls the panel that shows the work's status, so
-the post only has to say whether the work was queued."""
+"""Actions that a page posts without reloading (static/js/live-action.js: sync now, run drift now,
+trigger retraining; the review page's decisions). The page then follows the work's status itself,
+so the post only has to say whether the work was queued."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+
+from .api_errors import error_body
+from .errors import PortalError
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -21,8 +24,11 @@ def action_queued(request: HttpRequest, *, message: str, redirect_to: object) ->
     return redirect(redirect_to)
 
 
-def action_refused(request: HttpRequest, *, message: str, redirect_to: object, status: int = 409) -> HttpResponse:
+def action_refused(request: HttpRequest, *, error: PortalError, redirect_to: object) -> HttpResponse:
+    """The API's error shape and status for the page's script; a flash message otherwise."""
     if wants_json(request):
-        return JsonResponse({"error": message}, status=status)
-    messages.error(request, message)
+        return JsonResponse(
+            error_body(error.status_code, error.code, error.message, error.fields), status=error.status_code
+        )
+    messages.error(request, error.message)
     return redirect(redirect_to)

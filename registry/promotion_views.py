@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import promotion_selectors as gate_selectors
 from . import promotions
+from .api_errors import error_body
 from .errors import PermissionDenied, PortalError
 from .gate_checks import MetricDirection
 from .live import wants_json
@@ -128,8 +129,7 @@ def _decision_response(request: HttpRequest, pk: int, action, success: str) -> H
     except PortalError as error:
         if wants_json(request):
             return JsonResponse(
-                {"error": {"status": error.status_code, "code": error.code, "message": error.message}},
-                status=error.status_code,
+                error_body(error.status_code, error.code, error.message, error.fields), status=error.status_code
             )
         if isinstance(error, PermissionDenied):
             return render(request, "403.html", {"reason": error.message}, status=403)

@@ -31,7 +31,7 @@
     }
 
     async function refusal(response) {
-      try { return (await response.json()).error || "refused (" + response.status + ")"; }
+      try { return (await response.json()).error.message; }
       catch (error) { return "refused (" + response.status + ")"; }
     }
 

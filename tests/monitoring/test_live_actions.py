@@ -55,7 +55,8 @@ def test_a_live_retrain_without_an_active_trigger_is_refused_with_a_json_error(c
     RetrainTrigger.objects.create(monitor=monitor, url="http://127.0.0.1:9/none", is_active=False)
     response = client.post(f"/monitors/{monitor.pk}/retrain/", **LIVE)
     assert response.status_code == 409
-    assert response.json() == {"error": "This monitor has no active retrain trigger."}
+    assert response.json()["error"]["message"] == "This monitor has no active retrain trigger."
+    assert response.json()["error"]["code"] == "conflict"
     assert not RetrainEvent.objects.exists()
 
 

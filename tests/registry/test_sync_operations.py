@@ -73,7 +73,7 @@ def test_sync_now_on_the_status_page_queues_a_sync_that_a_real_worker_runs(
     assert sync.status == SyncRun.Status.SUCCEEDED and sync.requested_by == engineer
     assert Run.objects.filter(run_id=run_id).exists()
     fragment = client.get("/mlflow/sync/?fragment=1").content.decode()
-    assert f'data-latest-id="{sync.pk}"' in fragment and "<html" not in fragment
+    assert f'data-version="{sync.pk}"' in fragment and "<html" not in fragment
 
 
 def test_the_sync_api_queues_a_full_sync_for_engineers(celery_worker, client, engineer, mlflow_uri):
