@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import mirror_selectors, mirror_services
+from .api_errors import error_body
 from .errors import MlflowUnavailable, PortalError
 from .models import Experiment, ModelVersion, RegisteredModel, Run, SyncRun
 from .permissions import HasActionPermission
@@ -241,10 +242,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         try:
             points = mirror_services.metric_histories(run=run, keys=[key])[key]
         except MlflowUnavailable as exc:
-            return Response(
-                {"error": {"status": 503, "code": "mlflow_unavailable", "message": str(exc), "fields": {}}},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
+            return Response(error_body(503, "mlflow_unavailable", str(exc)), status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response(
             {
                 "run_id": run.run_id,
