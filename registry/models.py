@@ -291,13 +291,15 @@ class AuditEvent(models.Model):
     """The append-only audit log every app writes to through registry.audit.audit_record."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # PROTECT, not SET_NULL: the log never forgets who acted or where, and on PostgreSQL its
+    # append-only trigger would refuse the UPDATE anyway. Deactivate a user instead of deleting them.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
     )
     action = models.CharField(max_length=100)
     object_type = models.CharField(max_length=100, blank=True)
     object_id = models.CharField(max_length=255, blank=True)
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
     summary = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     # What the object looked like before and after the action, and where the action came from.

@@ -27,3 +27,23 @@ def test_an_event_records_before_after_request_id_and_ip(rf, engineer):
     event = audit_record(action="policy.changed", actor=engineer, before={"a": 1}, after={"a": 2}, request=request)
     event.refresh_from_db()
     assert (event.before, event.after, event.request_id, event.ip) == ({"a": 1}, {"a": 2}, "req-42", "10.1.2.3")
+
+
+def test_a_user_or_project_with_audit_history_cannot_be_deleted_and_the_admin_says_why(client, portal_admin, engineer):
+    from django.db.models import ProtectedError
+
+    from tests.factories import ProjectFactory
+
+    project = ProjectFactory(name="Audited")
+    event = audit_record(action="project.updated", actor=engineer, project=project, summary="renamed")
+    with pytest.raises(ProtectedError), transaction.atomic():
+        engineer.delete()
+    with pytest.raises(ProtectedError), transaction.atomic():
+        project.delete()
+    event.refresh_from_db()
+    assert (event.actor, event.project) == (engineer, project)
+
+    client.force_login(portal_admin)
+    page = client.get(f"/admin/auth/user/{engineer.pk}/delete/")
+    assert page.status_code == 200
+    assert "<title>Cannot delete user" in page.content.decode()
