@@ -81,6 +81,20 @@ def test_exact_ks_and_wasserstein_match_scipy_on_random_data():
         assert w == pytest.approx(stats.wasserstein_distance(ref, cur), rel=1e-9)
 
 
+@pytest.mark.parametrize("en", [10_000, 100_000, 500_000])
+def test_large_samples_take_kolmogorovs_limit_close_to_and_never_below_scipys_p_value(en):
+    n = m = 2 * en
+    for z in (1.0, 1.36, 1.5, 2.0, 3.0, 4.0):  # p from 0.27 down to 1e-14
+        d = z / np.sqrt(en)
+        exact = stats.kstwo.sf(d, en)
+        p = drift.ks_p_value(d, n, m)
+        assert exact <= p <= exact * 1.04
+
+
+def test_small_samples_keep_scipys_p_value():
+    assert drift.ks_p_value(0.05, 3000, 2000) == pytest.approx(stats.kstwo.sf(0.05, 1200), rel=1e-12)
+
+
 def test_binned_ks_and_wasserstein_are_close_to_the_exact_values_with_fine_bins():
     rng = np.random.default_rng(3)
     ref = rng.normal(size=50_000)
