@@ -8,13 +8,16 @@ by their evidence:
   its alerts to the team's mailbox, the schema-mismatch alert was resolved within the week, and a
   drift window triggered a retraining the pipeline accepted.
 
-Idempotent: MLflow parts are tagged `portal.demo`; portal rows are get-or-create.
+Idempotent: MLflow parts are tagged `portal.demo`; portal rows are get-or-create. Loaded again days
+later (every `make run`), the demo pipelines catch up on the scheduled runs they would have logged
+meanwhile, so the levels still rest on current evidence.
 """
 
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.apps import apps
 from django.db import transaction
@@ -31,6 +34,9 @@ FRAUD_MODEL = "fraud-scorer"
 CHURN_SLUG = "churn-prediction"
 DEMO_TAG = "portal.demo"
 DAY_MS = 86_400_000
+# A demo started again after a pause catches up on at most this many days of scheduled runs.
+CATCH_UP_MAX_DAYS = 60
+CATCH_UP_TAGS = {"mlflow.source.type", "mlflow.source.name", "mlflow.source.git.commit"}
 FRAUD_COMMITS = ("7d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e", "a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e")
 
 
@@ -115,7 +121,7 @@ def _fraud_mlflow(tracking_uri: str) -> None:
         client.set_registered_model_alias(FRAUD_MODEL, "champion", str(latest))
 
 
-def _fraud_portal(project: Project) -> None:
+def _fraud_portal(project: Project, *, now: datetime) -> None:
     from monitoring import services as monitoring_services
     from monitoring.models import Monitor, NotificationChannel
 
@@ -139,7 +145,7 @@ def _fraud_portal(project: Project) -> None:
     NotificationChannel.objects.get_or_create(
         monitor=monitor, kind=NotificationChannel.Kind.EMAIL, defaults={"target": "risk-ml@example.com"}
     )
-    yesterday = timezone.now() - timedelta(days=1)
+    yesterday = now - timedelta(days=1)
     rows = [{"amount": 20.0 + i * 3.5, "merchant_risk": (i % 10) / 10} for i in range(200)]
     monitoring_services.batch_ingest(
         monitor=monitor,
@@ -180,30 +186,80 @@ def _churn_portal(project: Project) -> None:
         )
 
 
-def demo_evidence_load() -> None:
-    from django.conf import settings
+def _pipeline_caught_up(client: Any, experiment_name: str, *, every: timedelta, now: datetime) -> int:
+    """The demo's scheduled pipeline kept running while the demo was not: its latest job run is
+    repeated at the pipeline's cadence up to `now` (same commit, params, metrics and datasets), so
+    a demo started again days later still shows a training cadence. Returns the runs logged."""
+    from mlflow.entities import Metric, Param
 
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return 0
+    latest = client.search_runs(
+        [experiment.experiment_id],
+        filter_string="tags.`mlflow.source.type` = 'JOB'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not latest:
+        return 0
+    template = latest[0]
+    every_ms, now_ms = int(every.total_seconds() * 1000), int(now.timestamp() * 1000)
+    slot = max(template.info.start_time + every_ms, now_ms - CATCH_UP_MAX_DAYS * DAY_MS)
+    tags = {key: value for key, value in template.data.tags.items() if key in CATCH_UP_TAGS}
+    logged = 0
+    while slot <= now_ms:
+        run_id = client.create_run(
+            experiment.experiment_id,
+            start_time=slot,
+            run_name=f"scheduled-{datetime.fromtimestamp(slot / 1000, tz=UTC):%Y-%m-%d}",
+            tags={**tags, DEMO_TAG: f"{experiment_name}-scheduled-{slot}", "portal.trigger": "schedule"},
+        ).info.run_id
+        client.log_batch(
+            run_id,
+            metrics=[Metric(key, value, slot, 0) for key, value in template.data.metrics.items()],
+            params=[Param(key, value) for key, value in template.data.params.items()],
+        )
+        if template.inputs and template.inputs.dataset_inputs:
+            client.log_inputs(run_id, template.inputs.dataset_inputs)
+        client.set_terminated(run_id, end_time=slot + 600_000)
+        slot += every_ms
+        logged += 1
+    return logged
+
+
+def demo_evidence_load(*, now: datetime | None = None) -> None:
+    """`now` is the demo's clock (tests move it forward to see a demo started again days later)."""
+    from django.conf import settings
+    from mlflow import MlflowClient
+
+    from registry.demo_mlflow import CHURN_EXPERIMENT
     from registry.errors import MlflowUnavailable
     from registry.mlflow_client import MlflowRestClient
 
+    now = now or timezone.now()
     fraud = Project.objects.filter(slug=FRAUD_SLUG).first()
     churn = Project.objects.filter(slug=CHURN_SLUG).first()
     if apps.is_installed("monitoring") and churn is not None:
         with transaction.atomic():
             _churn_portal(churn)
-    if fraud is None:
-        return
     try:
         MlflowRestClient().ping()
     except MlflowUnavailable as exc:
-        logger.warning("Demo: skipping the fraud pipeline in MLflow: %s", exc)
+        logger.warning("Demo: skipping the demo pipelines in MLflow: %s", exc)
         return
-    _fraud_mlflow(settings.MLFLOW_TRACKING_URI)
+    uri = settings.MLFLOW_TRACKING_URI
+    if fraud is not None:
+        _fraud_mlflow(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # The cadence each demo pipeline shows: churn retrains every other day, fraud weekly.
+    for experiment_name, every in ((CHURN_EXPERIMENT, timedelta(days=2)), (FRAUD_EXPERIMENT, timedelta(days=7))):
+        _pipeline_caught_up(client, experiment_name, every=every, now=now)
     from registry.sync import sync_execute
 
     sync = sync_execute(kind="full")
     if sync.status != "succeeded":
-        logger.warning("Demo: the MLflow sync for the fraud pipeline did not succeed: %s", sync.error)
-    if apps.is_installed("monitoring"):
+        logger.warning("Demo: the MLflow sync for the demo pipelines did not succeed: %s", sync.error)
+    if fraud is not None and apps.is_installed("monitoring"):
         with transaction.atomic():
-            _fraud_portal(fraud)
+            _fraud_portal(fraud, now=now)

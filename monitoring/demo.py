@@ -6,6 +6,7 @@ From day 9, `tenure_months` (numeric) shifts up and `plan` (categorical) moves t
 Day 5 brings batches with an extra float64 column and a type change (`monthly_charges` as float64
 where float32 is expected). Day 12 has a volume drop. Drift is computed
 synchronously for every day, so the heatmap, alerts and schema log have content on first visit.
+Loaded again days later (every `make run`), it adds the days in between, still drifted.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ DRIFT_FROM_DAY = 9
 SCHEMA_CHANGE_DAY = 5
 VOLUME_DROP_DAY = 12
 ROWS_PER_DAY = 2000
+CATCH_UP_MAX_DAYS = 60  # a demo left alone for months gets its last two months, not every day since
 
 # The churn-classifier's signature, used when MLflow cannot be asked.
 SCHEMA = [
@@ -74,9 +76,46 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def demo_load(*, project_slug: str, model_name: str, alias: str = "champion") -> Monitor:
+def _day_load(monitor: Monitor, frame: pd.DataFrame, *, start: datetime, key: str) -> None:
+    """One day of traffic in four batches, binned, and the day's drift run."""
+    for part, rows_of_part in enumerate(np.array_split(np.arange(len(frame)), 4)):
+        services.batch_ingest(
+            monitor=monitor,
+            body=_parquet(frame.iloc[rows_of_part].reset_index(drop=True)),
+            fmt="parquet",
+            idempotency_key=f"{key}-part{part}",
+            received_at=start + timedelta(hours=2 + part * 5),
+            bin_in_background=False,  # binned just below, before the drift run needs it
+        )
+    for batch in InferenceBatch.objects.filter(
+        monitor=monitor, event_time__gte=start, event_time__lt=start + timedelta(days=1)
+    ):
+        services.batch_bin(batch_id=batch.pk)
+    jobs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.DEMO)
+
+
+def _midnight(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _days_caught_up(monitor: Monitor, *, today: datetime) -> int:
+    """The serving system kept sending while the demo was not running: the days since the last
+    demo window, up to yesterday, arrive now (still drifted), so the monitor stays current."""
+    last = monitor.drift_runs.order_by("-window_start").values_list("window_start", flat=True).first()
+    if last is None:
+        return 0
+    missed = [last + timedelta(days=n) for n in range(1, CATCH_UP_MAX_DAYS + 1)]
+    missed = [start for start in missed if start < today]
+    rng = np.random.default_rng(int(today.timestamp()))
+    for start in missed:
+        _day_load(monitor, _frame(rng, ROWS_PER_DAY, drifted=True), start=start, key=f"demo-{start:%Y-%m-%d}")
+    return len(missed)
+
+
+def demo_load(*, project_slug: str, model_name: str, alias: str = "champion", now: datetime | None = None) -> Monitor:
     """Creates (once) the demo monitor with its reference, 14 daily batches and their drift runs.
-    Safe to run twice: an existing demo monitor with batches is left as it is."""
+    Safe to run twice: a later run only adds the days that passed since the last one."""
+    today = _midnight(now or timezone.now())
     project = Project.objects.get(slug=project_slug)
     monitor = Monitor.objects.filter(project=project, name=DEMO_MONITOR).first()
     if monitor is None:
@@ -91,6 +130,7 @@ def demo_load(*, project_slug: str, model_name: str, alias: str = "champion") ->
             drift_share=0.3,  # two of five inputs drifting is an episode worth retraining for
         )
     if monitor.batches.exists():
+        _days_caught_up(monitor, today=today)
         return monitor
     rng = np.random.default_rng(42)
     services.reference_upload(
@@ -104,38 +144,22 @@ def demo_load(*, project_slug: str, model_name: str, alias: str = "champion") ->
             "is_active": False,  # switch on once a pipeline endpoint is configured
         },
     )
-    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     first_day = today - timedelta(days=DAYS)
     for day in range(1, DAYS + 1):
-        start = first_day + timedelta(days=day - 1)
         rows = ROWS_PER_DAY // 4 if day == VOLUME_DROP_DAY else ROWS_PER_DAY
         frame = _frame(rng, rows, drifted=day >= DRIFT_FROM_DAY)
         if day == SCHEMA_CHANGE_DAY:
             frame["monthly_charges"] = frame["monthly_charges"].astype(np.float64)  # an upstream change
             frame["discount_rate"] = rng.uniform(0, 0.3, rows)  # a new upstream column, float64
-        for part, rows_of_part in enumerate(np.array_split(np.arange(rows), 4)):
-            services.batch_ingest(
-                monitor=monitor,
-                body=_parquet(frame.iloc[rows_of_part].reset_index(drop=True)),
-                fmt="parquet",
-                idempotency_key=f"demo-day{day}-part{part}",
-                received_at=start + timedelta(hours=2 + part * 5),
-                bin_in_background=False,  # binned just below, before the drift run needs it
-            )
-        for batch in InferenceBatch.objects.filter(
-            monitor=monitor, event_time__gte=start, event_time__lt=start + timedelta(days=1)
-        ):
-            services.batch_bin(batch_id=batch.pk)
-        jobs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.DEMO)
+        _day_load(monitor, frame, start=first_day + timedelta(days=day - 1), key=f"demo-day{day}")
     return monitor
 
 
 def demo_window_start(day: int) -> datetime:
-    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today - timedelta(days=DAYS) + timedelta(days=day - 1)
+    return _midnight(timezone.now()) - timedelta(days=DAYS) + timedelta(days=day - 1)
 
 
-def demo_step() -> None:
+def demo_step(*, now: datetime | None = None) -> None:
     """The step `manage.py demo` runs (registered in MonitoringConfig.ready)."""
     if Project.objects.filter(slug=DEMO_PROJECT_SLUG).exists():
-        demo_load(project_slug=DEMO_PROJECT_SLUG, model_name=DEMO_MODEL_NAME)
+        demo_load(project_slug=DEMO_PROJECT_SLUG, model_name=DEMO_MODEL_NAME, now=now)

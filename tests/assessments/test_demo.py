@@ -69,3 +69,37 @@ def test_the_whole_demo_puts_the_three_projects_at_levels_0_1_and_2_by_their_evi
     churn = latest["churn-prediction"].outcomes
     for code in ("REL-1", "REL-2", "REL-3", "MON-3", "VAL-4", "CT-3"):  # gate and monitoring evidence
         assert churn[code]["outcome"] == "met", (code, churn[code]["summary"])
+
+
+def test_a_demo_started_again_ten_days_later_catches_up_and_keeps_its_levels(mlflow_uri, settings):
+    """`make run` a week and a half later: without catching up, the churn pipeline's cadence and
+    both monitors' data would be stale and the levels would fall; the demo steps add what the
+    pipelines and the serving system would have sent meanwhile."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from assessments.demo_evidence import demo_evidence_load
+    from assessments.selectors import scorecard_compute
+    from monitoring.demo import demo_step
+    from monitoring.models import DriftRun
+    from registry.demo import demo_load as full_demo_load
+    from registry.models import Project
+
+    full_demo_load()
+    later = timezone.now() + timedelta(days=10)
+
+    def levels_at(moment):
+        projects = {slug: Project.objects.get(slug=slug) for slug in DEMO_TARGETS}
+        return {slug: scorecard_compute(project=project, now=moment).level for slug, project in projects.items()}
+
+    assert levels_at(later)["churn-prediction"] < 2  # what a stale demo would show
+    windows = DriftRun.objects.count()
+
+    demo_step(now=later)
+    demo_evidence_load(now=later)
+
+    assert DriftRun.objects.count() == windows + 10  # one window per day that passed
+    assert levels_at(later) == DEMO_TARGETS
+    demo_step(now=later)  # and again the same day: nothing more
+    assert DriftRun.objects.count() == windows + 10
