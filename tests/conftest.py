@@ -48,6 +48,33 @@ def child_environ(*, drop: set[str] = frozenset(), drop_prefixes: tuple[str, ...
     }
 
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@contextlib.contextmanager
+def browser_page_as(user, *, live_server, client, width: int = 1280) -> Iterator[object]:
+    """A headless Chromium page on the live server, logged in as `user` through the test client's
+    session; page errors are collected in `page.errors`."""
+    from django.conf import settings as django_settings
+    from playwright.sync_api import sync_playwright
+
+    client.force_login(user)
+    session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            context.add_cookies(
+                [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+            )
+            page = context.new_page()
+            page.errors = []
+            page.on("pageerror", lambda error: page.errors.append(str(error)))
+            yield page
+        finally:
+            browser.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

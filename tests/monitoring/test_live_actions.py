@@ -1,20 +1,18 @@
 """Run drift now and trigger retraining: the page posts without reloading and follows the job."""
 
 import json
-import shutil
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import DriftRun, RetrainEvent, RetrainTrigger
 
+from ..conftest import CHROMIUM, browser_page_as
 from .conftest import reference_frame, to_parquet
 from .test_drift_jobs import Receiver, shifted
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LIVE = {"HTTP_ACCEPT": "application/json"}
 
 
@@ -88,44 +86,29 @@ def test_the_activity_panel_follows_the_monitors_visibility_and_the_actions_thei
 def test_both_buttons_follow_their_job_to_the_end_without_reloading_the_page(
     celery_worker, live_server, client, engineer, monitor
 ):
-    from playwright.sync_api import sync_playwright
-
     receiver = Receiver(status=202)
     try:
         RetrainTrigger.objects.create(monitor=monitor, url=receiver.url + "/retrain", cooldown_hours=0)
         _ingest_now(monitor, shifted(rows=2000))
-        client.force_login(engineer)
-        session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM)
-            try:
-                context = browser.new_context(viewport={"width": 1280, "height": 900})
-                context.add_cookies(
-                    [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-                )
-                page = context.new_page()
-                errors = []
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                page.goto(f"{live_server.url}{monitor.get_absolute_url()}")
-                page.evaluate("window.notReloaded = true")
-                assert "None yet" in page.inner_text("#monitor-activity")
-                done = "document.getElementById('monitor-action-state').textContent === 'Done.'"
+        with browser_page_as(engineer, live_server=live_server, client=client) as page:
+            page.goto(f"{live_server.url}{monitor.get_absolute_url()}")
+            page.evaluate("window.notReloaded = true")
+            assert "None yet" in page.inner_text("#monitor-activity")
+            done = "document.getElementById('monitor-action-state').textContent === 'Done.'"
 
-                page.get_by_role("button", name="Run drift now").click()
-                page.wait_for_function(done, timeout=90_000)
-                panel = page.inner_text("#monitor-activity")
-                assert "2000 rows" in panel and "see this window" in panel, panel
+            page.get_by_role("button", name="Run drift now").click()
+            page.wait_for_function(done, timeout=90_000)
+            panel = page.inner_text("#monitor-activity")
+            assert "2000 rows" in panel and "see this window" in panel, panel
 
-                page.evaluate("document.getElementById('monitor-action-state').textContent = ''")
-                page.get_by_role("button", name="Trigger retraining").click()
-                page.wait_for_function(done, timeout=60_000)
-                panel = page.inner_text("#monitor-activity")
-                assert "sent" in panel and "HTTP 202" in panel, panel
+            page.evaluate("document.getElementById('monitor-action-state').textContent = ''")
+            page.get_by_role("button", name="Trigger retraining").click()
+            page.wait_for_function(done, timeout=60_000)
+            panel = page.inner_text("#monitor-activity")
+            assert "sent" in panel and "HTTP 202" in panel, panel
 
-                assert page.evaluate("window.notReloaded") is True  # the same page, updated in place
-                assert errors == []
-            finally:
-                browser.close()
+            assert page.evaluate("window.notReloaded") is True  # the same page, updated in place
+            assert page.errors == []
         assert DriftRun.objects.get(monitor=monitor).status == DriftRun.Status.DONE
         assert len(receiver.requests) == 1
         assert json.loads(receiver.requests[0]["body"])
