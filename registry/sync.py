@@ -2,7 +2,8 @@
 
 Designed around MLflow's quirks (see the issue and REFERENCE.md):
 - runs have no last-update time: the incremental pass re-reads runs that started or ended after the
-  last watermark (minus an overlap for client clocks) and runs still running; a metric logged late
+  last watermark (minus an overlap for client clocks; the watermark never passes the sync's own
+  clock, so a run stamped in the future cannot hide later ones) and runs still running; a metric logged late
   to a finished run, or a run deleted later, is only seen by the periodic full reconcile;
 - model-version tag and alias changes do not move `last_updated_timestamp`, and version searches
   can return empty aliases: aliases are read from the registered model on every pass (one cheap
@@ -581,7 +582,10 @@ def sync_execute(
         return sync
     sync.status = SyncRun.Status.SUCCEEDED
     if kind != SyncRun.Kind.MODEL:
-        sync.runs_watermark_ms = max(work.watermark_ms, previous or 0)
+        # Never later than this pass's own start: a run a client stamped in the future would
+        # otherwise move the watermark past every run logged until then.
+        started_ms = int(sync.started_at.timestamp() * 1000)
+        sync.runs_watermark_ms = min(max(work.watermark_ms, previous or 0), started_ms)
     _finish(sync, counts, started)
     if counts.total_changes():
         mirror_changed.send(sender=SyncRun, sync_run=sync)

@@ -119,6 +119,22 @@ def test_the_incremental_sync_picks_up_new_runs_moved_aliases_deleted_versions_a
     assert sync.counts["experiments"]["deleted"] == 1
 
 
+def test_a_run_stamped_in_the_future_does_not_hide_the_runs_logged_after_it(mlflow_uri, mlflow_client):
+    import time
+
+    experiment_id = mlflow_client.create_experiment(unique("clock-ahead"))
+    ten_days_ahead = int(time.time() * 1000) + 10 * 86_400_000
+    ahead = mlflow_client.create_run(experiment_id, start_time=ten_days_ahead)  # a client whose clock is off
+    mlflow_client.set_terminated(ahead.info.run_id, end_time=ten_days_ahead + 1000)
+    full = sync_execute(kind=SyncRun.Kind.FULL)
+    assert full.runs_watermark_ms <= int(full.started_at.timestamp() * 1000)
+
+    now = log_run(mlflow_client, experiment_id, metrics={"auc": [0.9]})
+    sync_execute(kind=SyncRun.Kind.INCREMENTAL)
+
+    assert Run.objects.filter(run_id=now).exists()
+
+
 def test_the_full_reconcile_picks_up_late_metrics_tags_and_deleted_runs(mlflow_uri, mlflow_client):
     experiment_id = mlflow_client.create_experiment(unique("late"))
     run_id = log_run(mlflow_client, experiment_id, metrics={"loss": [0.5, 0.4]})
