@@ -104,8 +104,8 @@ def _days_caught_up(monitor: Monitor, *, today: datetime) -> int:
     last = monitor.drift_runs.order_by("-window_start").values_list("window_start", flat=True).first()
     if last is None:
         return 0
-    missed = [last + timedelta(days=n) for n in range(1, CATCH_UP_MAX_DAYS + 1)]
-    missed = [start for start in missed if start < today]
+    first = max(last + timedelta(days=1), today - timedelta(days=CATCH_UP_MAX_DAYS))
+    missed = [first + timedelta(days=n) for n in range((today - first).days)]
     rng = np.random.default_rng(int(today.timestamp()))
     for start in missed:
         _day_load(monitor, _frame(rng, ROWS_PER_DAY, drifted=True), start=start, key=f"demo-{start:%Y-%m-%d}")
