@@ -122,6 +122,12 @@ def gate_alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("registry:promotion_queue")
 
 
+def _expected_version(request: HttpRequest) -> int | None:
+    """The holder version the reviewer saw; a decision on a page that went stale is refused (409)."""
+    expected = request.POST.get("version", "")
+    return int(expected) if expected.isdigit() else None
+
+
 def _decision_response(request: HttpRequest, pk: int, action, success: str) -> HttpResponse:  # noqa: ANN001
     promotion = get_object_or_404(gate_selectors.promotions_visible_to(user=request.user), pk=pk)
     try:
@@ -155,7 +161,6 @@ def _decision_response(request: HttpRequest, pk: int, action, success: str) -> H
 @permission_required("registry.decide_promotionrequest", raise_exception=True)
 @require_POST
 def promotion_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    expected = request.POST.get("version")
     return _decision_response(
         request,
         pk,
@@ -164,7 +169,7 @@ def promotion_approve(request: HttpRequest, pk: int) -> HttpResponse:
             reviewer=request.user,
             comment=request.POST.get("comment", ""),
             override_reason=request.POST.get("override_reason", ""),
-            expected_version=int(expected) if expected and expected.isdigit() else None,
+            expected_version=_expected_version(request),
             request=request,
         ),
         "Approved.",
@@ -175,7 +180,6 @@ def promotion_approve(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("registry.decide_promotionrequest", raise_exception=True)
 @require_POST
 def promotion_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    expected = request.POST.get("version")
     return _decision_response(
         request,
         pk,
@@ -183,7 +187,7 @@ def promotion_reject(request: HttpRequest, pk: int) -> HttpResponse:
             request_id=promotion.pk,
             reviewer=request.user,
             comment=request.POST.get("comment", ""),
-            expected_version=int(expected) if expected and expected.isdigit() else None,
+            expected_version=_expected_version(request),
             request=request,
         ),
         "Rejected.",

@@ -313,6 +313,30 @@ def _audit_data(promotion: PromotionRequest) -> dict[str, Any]:
     }
 
 
+def _audit_transition(
+    promotion: PromotionRequest,
+    *,
+    action: str,
+    summary: str,
+    before_state: str,
+    actor: AbstractBaseUser | None = None,
+    data: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Audit a request moving from `before_state` to its current state."""
+    audit_record(
+        action=action,
+        actor=actor,
+        obj=promotion,
+        project=promotion.registered_model.project,
+        summary=summary,
+        before={"state": before_state},
+        after={"state": promotion.state},
+        data={**_audit_data(promotion), **(data or {})},
+        request=request,
+    )
+
+
 @transaction.atomic
 def promotion_request_create(
     *,
@@ -542,15 +566,13 @@ def promotion_reject(
     _decision_create(promotion, reviewer=reviewer, verdict=PromotionDecision.Verdict.REJECT, comment=comment)
     promotion.state, promotion.decided_at, promotion.reason = PromotionState.REJECTED, timezone.now(), comment
     promotion.save(update_fields=["state", "decided_at", "reason"])
-    audit_record(
+    _audit_transition(
+        promotion,
         action="promotion.rejected",
         actor=reviewer,
-        obj=promotion,
-        project=promotion.registered_model.project,
         summary=f"{reviewer} rejected {_what(promotion)}",
-        before={"state": PromotionState.PENDING},
-        after={"state": promotion.state},
-        data={**_audit_data(promotion), "comment": comment},
+        before_state=PromotionState.PENDING,
+        data={"comment": comment},
         request=request,
     )
     transaction.on_commit(lambda: _mail_requester(promotion.pk))
@@ -572,15 +594,12 @@ def promotion_cancel(
         )
     promotion.state, promotion.decided_at = PromotionState.CANCELLED, timezone.now()
     promotion.save(update_fields=["state", "decided_at"])
-    audit_record(
+    _audit_transition(
+        promotion,
         action="promotion.cancelled",
         actor=user,
-        obj=promotion,
-        project=promotion.registered_model.project,
-        summary=f"{user} cancelled the request for {promotion.registered_model.name} v{promotion.version}",
-        before={"state": PromotionState.PENDING},
-        after={"state": promotion.state},
-        data=_audit_data(promotion),
+        summary=f"{user} cancelled the request for {_what(promotion)}",
+        before_state=PromotionState.PENDING,
         request=request,
     )
     return promotion
@@ -660,7 +679,7 @@ def promotion_fail(*, request_id: int, error: str) -> None:
         promotion = _locked(request_id)
         if promotion.state not in (PromotionState.APPROVED, PromotionState.PROMOTING):
             return
-        before = {"state": promotion.state}
+        before_state = promotion.state
         promotion.state, promotion.reason = PromotionState.FAILED, error[:2000]
         promotion.save(update_fields=["state", "reason"])
         PromotionOutbox.objects.filter(request=promotion).update(processed_at=timezone.now())
@@ -672,14 +691,12 @@ def promotion_fail(*, request_id: int, error: str) -> None:
             request=promotion,
             message=f"Could not point @{promotion.target_alias} at version {promotion.version}: {error}",
         )
-        audit_record(
+        _audit_transition(
+            promotion,
             action="promotion.failed",
-            obj=promotion,
-            project=promotion.registered_model.project,
-            summary=f"Promotion of {promotion.registered_model.name} v{promotion.version} failed: {error[:200]}",
-            before=before,
-            after={"state": promotion.state},
-            data={**_audit_data(promotion), "error": error[:2000]},
+            summary=f"Promotion of {_what(promotion)} failed: {error[:200]}",
+            before_state=before_state,
+            data={"error": error[:2000]},
         )
 
 
@@ -699,15 +716,12 @@ def promotion_retry(*, request_id: int, user: AbstractBaseUser, request: HttpReq
         raise Conflict("Another open request for this version and alias exists.") from exc
     PromotionOutbox.objects.update_or_create(request=promotion, defaults={"processed_at": None})
     GateAlert.objects.filter(request=promotion, resolved_at__isnull=True).update(resolved_at=timezone.now())
-    audit_record(
+    _audit_transition(
+        promotion,
         action="promotion.retried",
         actor=user,
-        obj=promotion,
-        project=promotion.registered_model.project,
-        summary=f"{user} retried the promotion of {promotion.registered_model.name} v{promotion.version}",
-        before={"state": PromotionState.FAILED},
-        after={"state": promotion.state},
-        data=_audit_data(promotion),
+        summary=f"{user} retried the promotion of {_what(promotion)}",
+        before_state=PromotionState.FAILED,
         request=request,
     )
     transaction.on_commit(lambda: _dispatch(promotion.pk))
@@ -763,15 +777,12 @@ def outbox_sweep(*, older_than_seconds: float) -> int:
 def _supersede(promotion: PromotionRequest, reason: str) -> None:
     promotion.state, promotion.reason = PromotionState.SUPERSEDED, reason
     promotion.save(update_fields=["state", "reason"])
-    audit_record(
+    _audit_transition(
+        promotion,
         action="promotion.superseded",
-        obj=promotion,
-        project=promotion.registered_model.project,
-        summary=f"Request for {promotion.registered_model.name} v{promotion.version} → @{promotion.target_alias} "
-        f"superseded: {reason}",
-        before={"state": PromotionState.PENDING},
-        after={"state": PromotionState.SUPERSEDED},
-        data={**_audit_data(promotion), "reason": reason},
+        summary=f"Request for {_what(promotion)} superseded: {reason}",
+        before_state=PromotionState.PENDING,
+        data={"reason": reason},
     )
 
 
