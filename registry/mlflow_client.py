@@ -6,6 +6,7 @@ failure becomes MlflowUnavailable, which callers (Celery tasks) retry with backo
 """
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,21 +27,45 @@ HISTORY_PAGE = 25_000
 
 
 @contextlib.contextmanager
-def mlflow_fluent_at(tracking_uri: str) -> Iterator[None]:
-    """Point MLflow's fluent API (log_model, registered_model_name=...) at one server, tracking
-    and registry both, and put both back afterwards. MLflow keeps them in module globals and
-    mirrors them into os.environ, where a stray MLFLOW_REGISTRY_URI would register the model on
-    another server than the one its run is on."""
-    import mlflow
+def mlflow_process_state_kept() -> Iterator[None]:
+    """Put MLflow's process-wide state back exactly as it was: the tracking and registry URIs and
+    the active experiment (module globals), and every MLFLOW_* environment variable.
 
-    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
+    MLflow's setters mirror what they set into os.environ so that child processes inherit it, and
+    "restoring" with them cannot express "was never set": set_tracking_uri(get_tracking_uri())
+    writes MLflow's default (a SQLite file in the current directory) into the environment, and
+    every process started afterwards (`make run`'s web server, worker and beat) would then read
+    that instead of the configured server."""
+    from mlflow.tracking import fluent
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved_globals = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id)
+    saved_environ = {key: value for key, value in os.environ.items() if key.startswith("MLFLOW_")}
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
+        # set_tracking_uri also resets the tracer provider that cached the URI; None unsets it.
+        tracking_utils.set_tracking_uri(saved_globals[0])
+        registry_utils._registry_uri = saved_globals[1]
+        fluent._active_experiment_id = saved_globals[2]
+        for key in [key for key in os.environ if key.startswith("MLFLOW_")]:
+            if key not in saved_environ:
+                del os.environ[key]
+        os.environ.update(saved_environ)
+
+
+@contextlib.contextmanager
+def mlflow_fluent_at(tracking_uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (log_model, registered_model_name=...) at one server, tracking
+    and registry both, and leave MLflow's process-wide state as it was afterwards. Both URIs are
+    set: a stray MLFLOW_REGISTRY_URI would register the model on another server than its run."""
+    import mlflow
+
+    with mlflow_process_state_kept():
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        yield
 
 
 class MlflowRestClient:

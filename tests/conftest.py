@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from registry.mlflow_client import mlflow_process_state_kept
 from registry.mlflow_server import LEAN_ENV, mlflow_server_argv
 from registry.roles import Role
 
@@ -165,18 +166,8 @@ def mlflow_globals_restored() -> Iterator[None]:
     """Whatever a test points MLflow's fluent API at (module globals and the environment
     variables MLflow mirrors them into) is put back afterwards, so no later test or child process
     talks to a server it did not choose."""
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    saved_globals = (tracking_utils._tracking_uri, registry_utils._registry_uri)
-    saved_environ = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    yield
-    tracking_utils._tracking_uri, registry_utils._registry_uri = saved_globals
-    for key, value in saved_environ.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with mlflow_process_state_kept():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,19 @@
 """The MLflow part of `manage.py demo`: real runs and models, mirrored and linked to the demo projects."""
 
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
 import pytest
+from mlflow.tracking import fluent
+from mlflow.tracking._model_registry import utils as registry_utils
+from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from registry.demo import demo_users_and_projects_load
-from registry.demo_mlflow import demo_mirror_load
+from registry.demo_mlflow import demo_mirror_load, demo_mlflow_load
+from registry.mlflow_client import mlflow_fluent_at
 from registry.models import Experiment, ModelVersion, RegisteredModel, Run
 
 pytestmark = pytest.mark.django_db
@@ -43,3 +53,50 @@ def test_the_demo_skips_mlflow_quickly_when_no_server_answers(settings):
     settings.MLFLOW_REQUEST_RETRIES = 0
     demo_mirror_load()
     assert not Run.objects.exists()
+
+
+@pytest.fixture
+def fresh_mlflow_process_state(monkeypatch):
+    """MLflow as a newly started process has it: no URI set anywhere, no MLFLOW_* variables."""
+    for key in [key for key in os.environ if key.startswith("MLFLOW_")]:
+        monkeypatch.delenv(key)
+    tracking_utils._tracking_uri = registry_utils._registry_uri = fluent._active_experiment_id = None
+
+
+def _child_mlflow_environ() -> dict[str, str]:
+    script = "import os, json; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('MLFLOW_')}))"
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    return json.loads(output)
+
+
+def test_pointing_mlflow_at_a_server_leaves_no_mlflow_variable_behind_for_child_processes(
+    mlflow_uri, fresh_mlflow_process_state
+):
+    default_uri = mlflow.get_tracking_uri()
+
+    with mlflow_fluent_at(mlflow_uri):
+        mlflow.set_experiment("process-state-probe")  # also mirrored into MLFLOW_EXPERIMENT_ID
+        assert os.environ["MLFLOW_TRACKING_URI"] == mlflow_uri
+
+    assert _child_mlflow_environ() == {}
+    assert mlflow.get_tracking_uri() == default_uri
+    assert fluent._active_experiment_id is None
+
+
+def test_pointing_mlflow_at_a_server_keeps_what_the_operator_exported(mlflow_uri, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    tracking_utils._tracking_uri = None
+
+    with mlflow_fluent_at(mlflow_uri):
+        pass
+
+    assert _child_mlflow_environ() == {"MLFLOW_TRACKING_URI": "http://mlflow.example:5000"}
+
+
+def test_loading_the_demo_into_mlflow_leaves_child_processes_the_environment_they_had(
+    mlflow_uri, fresh_mlflow_process_state
+):
+    demo_mlflow_load(tracking_uri=mlflow_uri)
+
+    assert _child_mlflow_environ() == {}
