@@ -176,7 +176,10 @@ EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="MLOps Portal <portal@localhost>")
 
 # --- MLflow ---
-MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default="http://127.0.0.1:5000").rstrip("/")
+# Unset, the portal uses (and `make run` starts) a local server on this port; 5000 is taken on some
+# laptops (macOS's AirPlay receiver), hence the knob.
+PORTAL_MLFLOW_PORT = env.int("PORTAL_MLFLOW_PORT", default=5000)
+MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default=f"http://127.0.0.1:{PORTAL_MLFLOW_PORT}").rstrip("/")
 # MLflow's own client honours these too; the portal passes them on its REST calls.
 MLFLOW_TRACKING_USERNAME = env("MLFLOW_TRACKING_USERNAME", default="")
 MLFLOW_TRACKING_PASSWORD = env("MLFLOW_TRACKING_PASSWORD", default="")
