@@ -3,16 +3,21 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
+UV_VERSION ?= 0.13.9
 
 .PHONY: run test lint format install bench migrate clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when requirements.txt changes.
+# Reinstall only when requirements.txt changes. uv installs the same pinned set in seconds where
+# pip takes over a minute; where uv cannot be installed, pip does the work.
 $(STAMP): requirements.txt | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	if $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); then \
+		$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.txt; \
+	else \
+		$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt; \
+	fi
 	cp requirements.txt $(STAMP)
 
 install: $(STAMP)
@@ -20,8 +25,8 @@ install: $(STAMP)
 migrate: install
 	$(PY) manage.py migrate --no-input
 
-run: migrate
-	$(PY) manage.py collectstatic --no-input --verbosity 0
+# runlocal migrates and collects static files itself, while the MLflow server boots.
+run: install
 	$(PY) manage.py runlocal
 
 test: install

@@ -23,6 +23,7 @@ from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
+from registry.demo_mlflow import sklearn_model_log
 from registry.mlflow_client import mlflow_fluent_at
 from registry.models import Project
 
@@ -109,7 +110,7 @@ def _fraud_mlflow(tracking_uri: str) -> None:
                     mlflow.data.from_pandas(frame, name="transactions-latest", source="s3://demo-bucket/fraud/latest"),
                     context="training",
                 )
-                mlflow.sklearn.log_model(
+                sklearn_model_log(
                     model,
                     name="model",
                     signature=infer_signature(frame, model.predict(frame)),

@@ -1,5 +1,6 @@
-"""`make run` from a clean copy of the repository brings the whole portal up on embedded defaults
-(SQLite, the SQLAlchemy broker, a local MLflow server, demo data) and Ctrl-C stops all of it."""
+"""`make run` from a clean copy of the repository brings the whole portal up healthy on embedded
+defaults (SQLite, the SQLAlchemy broker, a local MLflow server, demo data), mirrors what is logged to
+MLflow afterwards, and Ctrl-C stops all of it."""
 
 import contextlib
 import json
@@ -9,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -68,64 +70,157 @@ def _log_in(base_url: str, username: str, password: str) -> requests.Session:
     )
     assert response.status_code == 200, response.text[:500]
     assert "/login/" not in response.url, f"{username} could not log in"
+    session.headers.update({"X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{base_url}/"})
     return session
 
 
-def test_make_run_starts_the_whole_portal_from_a_clean_copy_and_ctrl_c_stops_it(tmp_path):
+def _mlflow_variables(pid: int) -> dict[str, str]:
+    """The MLFLOW_* variables a running process was started with."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (entry.decode(errors="replace").partition("=") for entry in raw.split(b"\0") if entry)
+    return {key: value for key, _, value in pairs if key.startswith("MLFLOW_")}
+
+
+def _healthz_all_ok(base_url: str, *, seconds: float) -> dict:
+    """/healthz once every check, the worker's heartbeat included, reports ok."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = requests.get(f"{base_url}/healthz", timeout=10)
+        health = response.json()
+        if response.status_code == 200 and all(check["ok"] for check in health["checks"].values()):
+            return health
+        assert time.monotonic() < deadline, f"/healthz {response.status_code}: {health}"
+        time.sleep(2)
+
+
+def _wait_for_json(fetch, done, *, seconds: float, what: str) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        body = fetch()
+        if done(body):
+            return body
+        assert time.monotonic() < deadline, f"{what} within {seconds:.0f} s; last answer: {body}"
+        time.sleep(1)
+
+
+SYNC_INTERVAL_SECONDS = 5
+
+
+def _assert_a_healthy_portal(*, base_url: str, mlflow_uri: str, var_dir: Path, process: subprocess.Popen) -> None:
+    """What a newcomer expects of `make run`: every health check ok, nothing but the configured
+    MLflow server in any process's environment, a run logged afterwards mirrored without a click,
+    "Sync now" working, and every demo login landing on a page."""
+    health = _healthz_all_ok(base_url, seconds=90)
+    assert health["checks"]["mlflow"]["detail"] == mlflow_uri
+
+    leaked = {pid: found for pid in _process_tree(process.pid) if (found := _mlflow_variables(pid))}
+    assert all(v == mlflow_uri for found in leaked.values() for v in found.values()), (
+        f"processes started by make run inherited another MLflow server: {leaked}"
+    )
+
+    logins = json.loads((var_dir / "demo_logins.json").read_text())
+    sessions = {username: _log_in(base_url, username, password) for username, password in logins.items()}
+    for username, session in sessions.items():
+        home = session.get(f"{base_url}/", timeout=10)
+        assert home.status_code == 200, f"{username} lands on a page: {home.status_code}"
+        assert username in home.text
+    engineer = sessions["engineer"]
+
+    from mlflow import MlflowClient  # MLflow's own client, as a data scientist's script would use it
+
+    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    experiment_id = client.create_experiment(f"newcomer-{uuid.uuid4().hex[:8]}")
+    run = client.create_run(experiment_id, run_name="logged after start-up")
+    client.log_metric(run.info.run_id, "accuracy", 0.91)
+    client.set_terminated(run.info.run_id)
+    mirrored = _wait_for_json(
+        lambda: engineer.get(f"{base_url}/api/v1/runs/", params={"experiment": experiment_id}, timeout=10).json(),
+        lambda body: any(r["run_id"] == run.info.run_id for r in body.get("results", [])),
+        seconds=SYNC_INTERVAL_SECONDS + 60,
+        what="a run logged to MLflow after start-up appears in /api/v1/runs/",
+    )
+    assert mirrored["count"] == 1
+
+    before = engineer.get(f"{base_url}/api/v1/sync/", timeout=10).json()["recent"]
+    newest_before = max((sync["id"] for sync in before), default=0)
+    queued = engineer.post(f"{base_url}/api/v1/sync/", json={"full": True}, timeout=10)
+    assert queued.status_code == 202, queued.text
+    status = _wait_for_json(
+        lambda: engineer.get(f"{base_url}/api/v1/sync/", timeout=10).json(),
+        lambda body: any(
+            s["id"] > newest_before
+            and s["kind"] == "full"
+            and s["requested_by"] == "engineer"
+            and s["status"] in ("succeeded", "failed")
+            for s in body["recent"]
+        ),
+        seconds=60,
+        what="the engineer's Sync now finishes",
+    )
+    synced = next(s for s in status["recent"] if s["id"] > newest_before and s["requested_by"] == "engineer")
+    assert synced["status"] == "succeeded", synced
+    assert synced["mlflow_uri"] == mlflow_uri
+
+
+def _stop_with_ctrl_c(process: subprocess.Popen, *, base_url: str, mlflow_port: int, log_path: Path) -> None:
+    tree = _process_tree(process.pid)
+    assert len(tree) >= 5, "make, runlocal, mlflow, the worker, beat and gunicorn run"
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+    assert process.wait(timeout=60) in (0, 2, 130, -signal.SIGINT), log_path.read_text(errors="replace")[-3000:]
+    deadline = time.monotonic() + 15
+    while _descendants_alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _descendants_alive(tree), "Ctrl-C stops every process make run started"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{base_url}/login/", timeout=2)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{mlflow_port}/health", timeout=2)
+
+
+def test_make_run_on_embedded_defaults_serves_a_healthy_portal_twice_and_ctrl_c_stops_it(tmp_path):
+    """Started as a newcomer does, with no MLFLOW_* or database variable exported: once on a clean
+    copy, and again on the same var/ (the second start reuses the database, broker and MLflow
+    files the first one made)."""
     checkout = _clean_copy(tmp_path / "portal")
     web_port, mlflow_port = free_port(), free_port()
     env = child_environ(drop={"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "PORTAL_VAR_DIR"})
     env |= {
         "VENV": str(REPO_ROOT / ".venv"),  # reuse the installed environment: the copy is what is tested
         "PORTAL_PORT": str(web_port),
-        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+        # The local MLflow server's port, not its URI: the URI must come from the portal's default.
+        "PORTAL_MLFLOW_PORT": str(mlflow_port),
+        "PORTAL_SYNC_INCREMENTAL_SECONDS": str(SYNC_INTERVAL_SECONDS),
     }
-    log_path = tmp_path / "make-run.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            ["make", "run"], cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    base_url = f"http://127.0.0.1:{web_port}"
-    try:
-        wait_for_http(f"{base_url}/login/", seconds=240, process=process)
-        # The banner is printed once everything is up; the worker may need a beat tick to report in.
-        deadline = time.monotonic() + 90
-        health = requests.get(f"{base_url}/healthz", timeout=10).json()
-        while health["checks"]["worker"]["ok"] is not True and time.monotonic() < deadline:
-            time.sleep(2)
-            health = requests.get(f"{base_url}/healthz", timeout=10).json()
-        assert health["status"] == "ok", health
-        assert health["checks"]["worker"]["ok"] is True, health
+    assert not any(key.startswith("MLFLOW_") for key in env)
+    base_url, mlflow_uri = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{mlflow_port}"
+    var_dir = checkout / "var"
 
-        var_dir = checkout / "var"
-        assert (var_dir / "portal.sqlite3").exists(), "the embedded default database is SQLite under var/"
-        assert (var_dir / "broker.sqlite3").exists(), "the embedded default broker is a SQLite file under var/"
-        assert requests.get(f"http://127.0.0.1:{mlflow_port}/health", timeout=5).status_code == 200
+    for start in ("first", "second"):
+        log_path = tmp_path / f"make-run-{start}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                ["make", "run"], cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            wait_for_http(f"{base_url}/login/", seconds=240, process=process)
+            deadline = time.monotonic() + 120
+            while "MLOps Portal is up" not in log_path.read_text(errors="replace"):
+                assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+                time.sleep(0.5)
+            banner = log_path.read_text(errors="replace")
+            assert base_url in banner and mlflow_uri in banner
+            for password in json.loads((var_dir / "demo_logins.json").read_text()).values():
+                assert password in banner, "the banner shows every demo login"
+            assert (var_dir / "portal.sqlite3").exists(), "the embedded default database is SQLite under var/"
+            assert (var_dir / "broker.sqlite3").exists(), "the embedded default broker is a SQLite file under var/"
 
-        logins = json.loads((var_dir / "demo_logins.json").read_text())
-        banner = log_path.read_text(errors="replace")
-        assert base_url in banner
-        for username, password in logins.items():
-            assert password in banner, f"the banner shows the demo login of {username}"
-            session = _log_in(base_url, username, password)
-            home = session.get(f"{base_url}/", timeout=10)
-            assert home.status_code == 200, f"{username} lands on a page: {home.status_code}"
-            assert f">{username}<" in home.text or username in home.text
-
-        tree = _process_tree(process.pid)
-        assert len(tree) >= 5, "make, runlocal, mlflow, the worker, beat and gunicorn run"
-        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
-        assert process.wait(timeout=60) in (0, 2, 130, -signal.SIGINT), log_path.read_text(errors="replace")[-3000:]
-        deadline = time.monotonic() + 15
-        while _descendants_alive(tree) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not _descendants_alive(tree), "Ctrl-C stops every process make run started"
-        with pytest.raises(requests.ConnectionError):
-            requests.get(f"{base_url}/login/", timeout=2)
-        with pytest.raises(requests.ConnectionError):
-            requests.get(f"http://127.0.0.1:{mlflow_port}/health", timeout=2)
-    finally:
-        for pid in _process_tree(process.pid) - {process.pid}:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        stop_process_group(process)
+            _assert_a_healthy_portal(base_url=base_url, mlflow_uri=mlflow_uri, var_dir=var_dir, process=process)
+            _stop_with_ctrl_c(process, base_url=base_url, mlflow_port=mlflow_port, log_path=log_path)
+        finally:
+            for pid in _process_tree(process.pid) - {process.pid}:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            stop_process_group(process)

@@ -28,6 +28,7 @@ def test_a_new_monitor_reads_the_expected_inputs_from_the_model_signature(mlflow
         mlflow.pyfunc.log_model(
             name="model",
             python_model=Constant(),
+            pip_requirements=[],  # nothing to infer: inferring starts a Python process (~10 s)
             signature=infer_signature(example, np.zeros(1)),
             registered_model_name="signature-demo",
         )
@@ -83,7 +84,9 @@ def test_a_reference_can_be_a_dataset_logged_to_the_models_training_run(mlflow_u
     reference_frame(800).to_parquet(data, index=False)
     with mlflow.start_run():
         mlflow.log_artifact(str(data), artifact_path="data")
-        mlflow.pyfunc.log_model(name="model", python_model=Constant(), registered_model_name="with-data")
+        mlflow.pyfunc.log_model(
+            name="model", python_model=Constant(), pip_requirements=[], registered_model_name="with-data"
+        )
     mlflow.MlflowClient().set_registered_model_alias("with-data", "champion", 1)
     project = ProjectFactory(name="Data")
     project.memberships.create(user=engineer, role="lead")

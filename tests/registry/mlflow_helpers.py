@@ -9,6 +9,8 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
+from registry.demo_mlflow import sklearn_model_log
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -49,7 +51,7 @@ def log_sklearn_model_run(*, experiment_name: str, model_name: str) -> str:
         mlflow.set_tag("mlflow.source.git.commit", "0123456789abcdef0123456789abcdef01234567")
         dataset = mlflow.data.from_pandas(frame, name="train", source="s3://bucket/train.csv")
         mlflow.log_input(dataset, context="training")
-        mlflow.sklearn.log_model(
+        sklearn_model_log(
             model,
             name="model",
             signature=infer_signature(frame, model.predict(frame)),
