@@ -84,6 +84,18 @@ def _mlflow_variables(pid: int) -> dict[str, str]:
     return {key: value for key, _, value in pairs if key.startswith("MLFLOW_")}
 
 
+def _mlflow_server_pids(root_pid: int) -> set[int]:
+    for pid in _process_tree(root_pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        # `python .../bin/mlflow server ...`: the script runs under its interpreter
+        if any(arg.endswith(b"/mlflow") and argv[i + 1 : i + 2] == [b"server"] for i, arg in enumerate(argv)):
+            return _process_tree(pid)
+    return set()
+
+
 def _healthz_all_ok(base_url: str, *, seconds: float) -> dict:
     """/healthz once every check, the worker's heartbeat included, reports ok."""
     deadline = time.monotonic() + seconds
@@ -116,10 +128,13 @@ def _assert_a_healthy_portal(*, base_url: str, mlflow_uri: str, var_dir: Path, p
     health = _healthz_all_ok(base_url, seconds=90)
     assert health["checks"]["mlflow"]["detail"] == mlflow_uri
 
-    leaked = {pid: found for pid in _process_tree(process.pid) if (found := _mlflow_variables(pid))}
-    assert all(v == mlflow_uri for found in leaked.values() for v in found.values()), (
-        f"processes started by make run inherited another MLflow server: {leaked}"
-    )
+    # The MLflow server tells its own workers where its SQLite store is in these same variables:
+    # the portal's processes (runlocal, web, worker, beat) are the ones that must not inherit that.
+    portal_pids = _process_tree(process.pid) - _mlflow_server_pids(process.pid)
+    assert len(portal_pids) >= 5, "make, runlocal, the worker, beat and gunicorn run"
+    seen = {pid: _mlflow_variables(pid) for pid in portal_pids}
+    leaked = {pid: found for pid, found in seen.items() if set(found.values()) - {mlflow_uri}}
+    assert not leaked, f"processes started by make run inherited another MLflow server: {leaked}"
 
     logins = json.loads((var_dir / "demo_logins.json").read_text())
     sessions = {username: _log_in(base_url, username, password) for username, password in logins.items()}
