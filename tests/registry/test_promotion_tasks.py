@@ -158,6 +158,10 @@ def test_the_sweeper_dispatches_an_outbox_row_a_crash_left_behind(
 def test_twenty_concurrent_approvals_change_the_alias_in_mlflow_exactly_once(
     celery_worker, mlflow_model, mlflow_client, engineer
 ):
+    """On PostgreSQL the row lock (SELECT ... FOR UPDATE) orders the twenty; on SQLite, which has no
+    row locks, each approval is an IMMEDIATE transaction that takes the file's write lock at BEGIN
+    and the others wait for it (busy timeout), so they are serialised too. Either way the first
+    wins and every later one finds the request decided: Conflict."""
     reviewers = [UserFactory(username=f"rev{i}", roles=[Role.REVIEWER]) for i in range(20)]
     promotion = _requested(mlflow_model, engineer)
     barrier = threading.Barrier(20)

@@ -293,6 +293,10 @@ def test_a_rollback_points_the_alias_back_through_the_gate_with_a_single_approva
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_reviewers_approving_at_once_write_exactly_one_outbox_row(engineer, monkeypatch):
+    """On PostgreSQL the row lock (SELECT ... FOR UPDATE) orders the twenty; on SQLite, which has no
+    row locks, each approval is an IMMEDIATE transaction that takes the file's write lock at BEGIN
+    and the others wait for it (busy timeout), so they are serialised too. Either way the first
+    wins and every later one finds the request decided: Conflict."""
     dispatched: list[int] = []
     monkeypatch.setattr(promotions, "_dispatch", dispatched.append)
     default_policy()
