@@ -60,7 +60,7 @@ class AssessmentsConfig(AppConfig):
 
         model_aliases_changed.connect(_recompute_when_aliases_move, dispatch_uid="assessments.aliases_moved")
 
-        # The gate runs whatever checks are registered and never imports us (DESIGN.md).
+        # The gate runs whatever checks are registered and never imports us: registry depends on no other app.
         if importlib.util.find_spec("registry.promotions") is not None:
             from registry.promotions import gate_check_register
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from .errors import MlflowRejected, MlflowUnavailable
 
 API = "/api/2.0/mlflow"
-# Largest pages the server accepts (REFERENCE.md): fewer pages means fewer offset shifts mid-read.
+# Largest pages an MLflow 3 server accepts: fewer pages means fewer offset shifts mid-read.
 RUNS_PAGE = 50_000
 EXPERIMENTS_PAGE = 50_000
 MODELS_PAGE = 1_000

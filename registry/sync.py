@@ -1,6 +1,6 @@
 """Keeps the mirror (Experiment, Run, RegisteredModel, ModelVersion) equal to the MLflow server.
 
-Designed around MLflow's quirks (see the issue and REFERENCE.md):
+Designed around the quirks of MLflow 3's REST API:
 - runs have no last-update time: the incremental pass re-reads runs that started or ended after the
   last watermark (minus an overlap for client clocks; the watermark never passes the sync's own
   clock, so a run stamped in the future cannot hide later ones) and runs still running; a metric logged late
