@@ -4,6 +4,7 @@ Defaults are for a laptop (`make run`): SQLite, a SQLite-file Celery broker and 
 server, all under `var/`. Production sets the environment variables listed in README.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -107,7 +108,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests get a file too, not Django's default in-memory shared-cache database: there a table lock
     # fails at once ("database table is locked") whatever the timeout, so concurrent approvals and
     # a Celery worker's threads would fail instead of waiting their turn as they do in `make run`.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_portal.sqlite3")}
+    # One per test session, so two sessions in one checkout never share (and drop) each other's.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_portal_{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -83,10 +83,10 @@ def test_pointing_mlflow_at_a_server_leaves_no_mlflow_variable_behind_for_child_
     assert fluent._active_experiment_id is None
 
 
-def test_pointing_mlflow_at_a_server_keeps_what_the_operator_exported(mlflow_uri, monkeypatch):
+def test_pointing_mlflow_at_a_server_keeps_what_the_operator_exported(
+    mlflow_uri, fresh_mlflow_process_state, monkeypatch
+):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    tracking_utils._tracking_uri = None
 
     with mlflow_fluent_at(mlflow_uri):
         pass
