@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from registry import access
 from registry.permissions import HasActionPermission
 
 from . import jobs, selectors, services
@@ -306,9 +307,7 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         data = MonitorIn(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        from registry.selectors import projects_visible_to
-
-        project = get_object_or_404(projects_visible_to(user=request.user), slug=fields.pop("project"))
+        project = get_object_or_404(access.projects_visible_to(user=request.user), slug=fields.pop("project"))
         monitor = services.monitor_create(actor=request.user, project=project, **fields)
         return Response(MonitorOut(self.get_queryset().get(pk=monitor.pk)).data, status=status.HTTP_201_CREATED)
 
@@ -364,8 +363,9 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def channels(self, request: Request, pk: str) -> Response:
         """List the monitor's notification channels, or add one (e-mail addresses or a webhook URL)."""
         monitor = self.get_object()
+        # The addresses are the team's own: listing them takes the same rights as changing them.
+        services.ensure_editable(monitor.project, request.user)
         if request.method == "POST":
-            services.ensure_editable(monitor.project, request.user)
             data = ChannelIn(data=request.data)
             data.is_valid(raise_exception=True)
             services.channel_add(actor=request.user, monitor=monitor, **data.validated_data)

@@ -16,9 +16,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from registry.errors import PermissionDenied, PortalError
-from registry.models import Project
-from registry.roles import is_admin
+from registry import access
+from registry.errors import PermissionDenied, PortalError, Unavailable
+from registry.mlflow_client import MlflowRestClient
+from registry.models import Project, RegisteredModel, Run, SyncRun
+from registry.sync import sync_execute
 
 from . import profiles
 from .ingest import BadBatch, event_times, parse_batch
@@ -51,9 +53,7 @@ class Unauthenticated(PortalError):
 
 def monitor_editable_by(*, monitor_project: Project, user: AbstractBaseUser) -> bool:
     """Admins edit any monitor; engineers the monitors of projects they are members of."""
-    if not user.is_authenticated or not user.has_perm("monitoring.change_monitor"):
-        return False
-    return is_admin(user) or monitor_project.memberships.filter(user=user).exists()
+    return access.member_may(user=user, project=monitor_project, permission="monitoring.change_monitor")
 
 
 def ensure_editable(project: Project, user: AbstractBaseUser) -> None:
@@ -83,6 +83,34 @@ MONITOR_FIELDS = (
 )
 
 
+def _ensure_model_usable(actor: AbstractBaseUser, model_name: str) -> None:
+    """The model must be in the mirror and visible to the actor. A model of a project the actor may
+    not see is answered exactly like one that does not exist: its signature and training data would
+    otherwise reach the monitor through the name alone."""
+    if access.model_named(user=actor, name=model_name) is not None:
+        return
+    if not RegisteredModel.objects.filter(name=model_name).exists():
+        # Registered in MLflow a moment ago, perhaps: mirror that one model now instead of making
+        # the user wait for the next sync. A new model belongs to no project, so anyone may use it.
+        sync = sync_execute(kind=SyncRun.Kind.MODEL, model_name=model_name)
+        if sync.status == SyncRun.Status.FAILED:
+            raise Unavailable(f"Could not look {model_name!r} up in MLflow: {sync.error}")
+        if access.model_named(user=actor, name=model_name) is not None:
+            return
+    raise PortalError(f"No registered model named {model_name!r}.", fields={"model_name": ["Unknown model."]})
+
+
+def _ensure_run_readable(actor: AbstractBaseUser, run_id: str) -> None:
+    """The run's artifacts are read only when the actor may see the run (mirrored or, for a run the
+    sync has not seen yet, its experiment as MLflow reports it)."""
+    experiment_id = None
+    if not Run.objects.filter(run_id=run_id).exists():
+        found = MlflowRestClient().run(run_id)
+        experiment_id = found["info"]["experiment_id"] if found else None
+    if not access.run_usable(user=actor, run_id=run_id, experiment_id=experiment_id):
+        raise PortalError(f"MLflow has no run {run_id!r}.", fields={"run_id": ["Unknown run."]})
+
+
 @transaction.atomic
 def monitor_create(
     *,
@@ -101,6 +129,8 @@ def monitor_create(
         ensure_editable(project, actor)
     if not alias and not version:
         raise PortalError("Name an alias to follow or a version to pin.", fields={"alias": ["Alias or version."]})
+    if actor is not None:
+        _ensure_model_usable(actor, model_name)
     if Monitor.objects.filter(project=project, name=name).exists():
         raise PortalError(f"The project already has a monitor named “{name}”.", fields={"name": ["Taken."]})
     if expected_schema is None:
@@ -126,6 +156,8 @@ def monitor_update(*, actor: AbstractBaseUser, monitor_id: int, **fields: Any) -
     monitor = Monitor.objects.select_for_update().select_related("project").get(pk=monitor_id)
     ensure_editable(monitor.project, actor)
     allowed = {*MONITOR_FIELDS, "name", "model_name", "alias", "version", "expected_schema"}
+    if "model_name" in fields:
+        _ensure_model_usable(actor, fields["model_name"])
     for key, value in fields.items():
         if key not in allowed:
             raise TypeError(f"Unknown monitor field {key}")
@@ -201,6 +233,9 @@ def reference_from_mlflow(
     monitor = Monitor.objects.select_related("project").get(pk=monitor_id)
     if actor is not None:
         ensure_editable(monitor.project, actor)
+        _ensure_model_usable(actor, monitor.model_name)
+        if run_id:
+            _ensure_run_readable(actor, run_id)
     fmt = next((ext for ext in ("csv", "parquet") if artifact_path.lower().endswith(f".{ext}")), None)
     if fmt is None:
         raise PortalError(

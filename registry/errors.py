@@ -21,6 +21,13 @@ class Conflict(PortalError):
     code = "conflict"
 
 
+class Unavailable(PortalError):
+    """Something the answer depends on (MLflow) did not answer: the client may try again."""
+
+    status_code = 503
+    code = "unavailable"
+
+
 class MlflowUnavailable(Exception):
     """The MLflow server did not answer in time or answered 5xx: transient, worth a retry."""
 

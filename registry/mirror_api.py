@@ -61,7 +61,8 @@ class SyncStatusView(APIView):
 
     @extend_schema(responses=SyncStatusOut)
     def get(self, request: Request) -> Response:
-        return Response(SyncStatusOut(mirror_selectors.sync_status(mlflow_uri=settings.MLFLOW_TRACKING_URI)).data)
+        status_now = mirror_selectors.sync_status(mlflow_uri=settings.MLFLOW_TRACKING_URI, user=request.user)
+        return Response(SyncStatusOut(status_now).data)
 
     @extend_schema(request=SyncIn, responses={202: SyncQueuedOut})
     def post(self, request: Request) -> Response:

@@ -7,17 +7,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 
+from .access import model_name_usable, visible_through_project
 from .models import Experiment, ModelVersion, Project, RegisteredModel, Run, SyncRun
 from .roles import is_admin
-from .selectors import projects_visible_to
 
 
 def _visible(user: AbstractBaseUser | AnonymousUser, project_path: str = "project") -> Q:
-    """Objects with no project, or a project the user may see."""
-    if is_admin(user):
-        return Q()
-    visible = projects_visible_to(user=user).values("pk")
-    return Q(**{f"{project_path}__isnull": True}) | Q(**{f"{project_path}__in": visible})
+    return visible_through_project(user=user, project_path=project_path)
 
 
 def experiments_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Experiment]:
@@ -131,12 +127,25 @@ class SyncStatus:
         return self.recent[0].pk if self.recent else 0
 
 
-def sync_status(*, mlflow_uri: str) -> SyncStatus:
+PRIVATE_TARGET = "a model you cannot see"
+
+
+def _hide_private_target(sync: SyncRun | None, *, user: AbstractBaseUser | AnonymousUser) -> SyncRun | None:
+    """A targeted sync names its model (and its error may too): a model of a private project the
+    user is not in is not named to them."""
+    if sync is not None and sync.target and not model_name_usable(user=user, name=sync.target):
+        sync.error = sync.error.replace(sync.target, PRIVATE_TARGET)
+        sync.target = PRIVATE_TARGET
+    return sync
+
+
+def sync_status(*, mlflow_uri: str, user: AbstractBaseUser | AnonymousUser) -> SyncStatus:
     recent = list(SyncRun.objects.select_related("requested_by").order_by("-started_at", "-pk")[:10])
     finished = [SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED]
 
     def last(**filters: object) -> SyncRun | None:
-        return SyncRun.objects.filter(**filters).order_by("-started_at", "-pk").first()
+        found = SyncRun.objects.filter(**filters).order_by("-started_at", "-pk").first()
+        return _hide_private_target(found, user=user)
 
     return SyncStatus(
         mlflow_uri=mlflow_uri,
@@ -144,5 +153,5 @@ def sync_status(*, mlflow_uri: str) -> SyncStatus:
         last_incremental=last(kind=SyncRun.Kind.INCREMENTAL, status__in=finished),
         last_full=last(kind=SyncRun.Kind.FULL, status__in=finished),
         last_failure=last(status=SyncRun.Status.FAILED),
-        recent=recent,
+        recent=[_hide_private_target(sync, user=user) for sync in recent],
     )

@@ -3,11 +3,11 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from .access import member_may
 from .audit import audit_record
 from .errors import PermissionDenied
 from .mlflow_client import MlflowRestClient
 from .models import Experiment, MetricHistory, Project, RegisteredModel, Run, SyncRun
-from .roles import is_admin
 
 
 def sync_request(*, user: AbstractBaseUser, full: bool = False) -> None:
@@ -18,12 +18,6 @@ def sync_request(*, user: AbstractBaseUser, full: bool = False) -> None:
     mlflow_sync.delay_on_commit(kind=kind, requested_by_id=user.pk)
 
 
-def _may_link(*, user: AbstractBaseUser, project: Project | None, permission: str) -> bool:
-    if not user.has_perm(permission):
-        return False
-    return project is None or is_admin(user) or project.memberships.filter(user=user).exists()
-
-
 @transaction.atomic
 def mirror_object_link(
     *, obj: Experiment | RegisteredModel, project: Project | None, user: AbstractBaseUser
@@ -32,7 +26,7 @@ def mirror_object_link(
     on both the project it leaves and the project it joins."""
     permission = "registry.change_experiment" if isinstance(obj, Experiment) else "registry.change_registeredmodel"
     current = obj.project
-    if not _may_link(user=user, project=project, permission=permission) or not _may_link(
+    if not member_may(user=user, project=project, permission=permission) or not member_may(
         user=user, project=current, permission=permission
     ):
         raise PermissionDenied("Only engineers of both projects, or an admin, can move this link.")

@@ -23,7 +23,7 @@ from .runs_table import RunsTablePlan, runs_table_plan
 @permission_required("registry.view_syncrun", raise_exception=True)
 @require_GET
 def sync_status(request: HttpRequest) -> HttpResponse:
-    status = mirror_selectors.sync_status(mlflow_uri=settings.MLFLOW_TRACKING_URI)
+    status = mirror_selectors.sync_status(mlflow_uri=settings.MLFLOW_TRACKING_URI, user=request.user)
     template = "registry/partials/sync_status.html" if request.GET.get("fragment") else "registry/sync_status.html"
     return render(
         request,

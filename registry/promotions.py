@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from .access import member_may, model_named, model_visible
 from .audit import audit_record
 from .errors import Conflict, PermissionDenied, PortalError
 from .gate_checks import CheckOutcome, CheckStatus, MetricDirection, metric_check, signature_check
@@ -35,7 +36,6 @@ from .promotion_models import (
     RegisteredModel,
 )
 from .roles import is_admin
-from .selectors import projects_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -205,12 +205,6 @@ def policy_save(
 # --- who may do what --------------------------------------------------------------------------
 
 
-def model_visible_to(*, registered_model: RegisteredModel, user: AbstractBaseUser | AnonymousUser) -> bool:
-    if registered_model.project_id is None:
-        return user.is_authenticated
-    return projects_visible_to(user=user).filter(pk=registered_model.project_id).exists()
-
-
 def approver_refusal(
     *, promotion: PromotionRequest, user: AbstractBaseUser, policy: PromotionPolicy | None = None
 ) -> str | None:
@@ -244,7 +238,7 @@ def approvers_for(*, promotion: PromotionRequest) -> list[AbstractBaseUser]:
         user
         for user in candidates
         if approver_refusal(promotion=promotion, user=user) is None
-        and model_visible_to(registered_model=promotion.registered_model, user=user)
+        and model_visible(registered_model=promotion.registered_model, user=user)
     ]
 
 
@@ -350,9 +344,11 @@ def promotion_request_create(
 ) -> PromotionRequest:
     if not requester.has_perm(REQUEST_PERMISSION):
         raise PermissionDenied("Your role cannot request promotions.")
-    registered_model = RegisteredModel.objects.filter(name=model_name, deleted_at__isnull=True).first()
-    if registered_model is None or not model_visible_to(registered_model=registered_model, user=requester):
+    registered_model = model_named(user=requester, name=model_name)
+    if registered_model is None:
         raise PortalError(f"No registered model named {model_name!r}.", fields={"model": ["Unknown model."]})
+    if not member_may(user=requester, project=registered_model.project, permission=REQUEST_PERMISSION):
+        raise PermissionDenied(f"Only members of {registered_model.project} may request promotions of its models.")
     candidate = registered_model.versions.filter(version=version, deleted_at__isnull=True).select_related("run").first()
     if candidate is None:
         raise PortalError(f"{model_name} has no version {version}.", fields={"version": ["Unknown version."]})
@@ -426,7 +422,7 @@ def rollback_target(*, registered_model: RegisteredModel, alias: str) -> int | N
 def promotion_rollback_request(
     *, requester: AbstractBaseUser, model_name: str, alias: str, justification: str, request: HttpRequest | None = None
 ) -> PromotionRequest:
-    registered_model = RegisteredModel.objects.filter(name=model_name, deleted_at__isnull=True).first()
+    registered_model = model_named(user=requester, name=model_name)
     target = rollback_target(registered_model=registered_model, alias=alias) if registered_model else None
     if target is None:
         raise PortalError(f"No earlier holder of @{alias} to roll back to.")
@@ -467,7 +463,7 @@ def _stale_reason(promotion: PromotionRequest) -> str | None:
 
 
 def _ensure_decidable(promotion: PromotionRequest, reviewer: AbstractBaseUser, expected_version: int | None) -> None:
-    if not model_visible_to(registered_model=promotion.registered_model, user=reviewer):
+    if not model_visible(registered_model=promotion.registered_model, user=reviewer):
         raise PermissionDenied("You cannot see this model's project.")
     refusal = approver_refusal(promotion=promotion, user=reviewer)
     if refusal:
@@ -584,7 +580,7 @@ def promotion_cancel(
     *, request_id: int, user: AbstractBaseUser, request: HttpRequest | None = None
 ) -> PromotionRequest:
     promotion = _locked(request_id)
-    if not model_visible_to(registered_model=promotion.registered_model, user=user):
+    if not model_visible(registered_model=promotion.registered_model, user=user):
         raise PermissionDenied("You cannot see this model's project.")
     if user.pk != promotion.requested_by_id and not is_admin(user):
         raise PermissionDenied("Only the requester (or an admin) can cancel a request.")
@@ -736,7 +732,7 @@ def gate_alert_resolve(
     if not (user.has_perm(DECIDE_PERMISSION) or is_admin(user)):
         raise PermissionDenied("Only reviewers or admins resolve gate alerts.")
     alert = GateAlert.objects.select_for_update().select_related("registered_model").get(pk=alert_id)
-    if not model_visible_to(registered_model=alert.registered_model, user=user):
+    if not model_visible(registered_model=alert.registered_model, user=user):
         raise PermissionDenied("You cannot see this model's project.")
     if alert.resolved_at is not None:
         raise Conflict("This alert is already resolved.")

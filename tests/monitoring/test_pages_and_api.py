@@ -7,7 +7,7 @@ import pytest
 from monitoring import jobs, services
 from monitoring.models import Alert, DriftRun, IngestToken, Monitor, RetrainTrigger
 
-from ..factories import ProjectFactory
+from ..factories import ProjectFactory, RegisteredModelFactory
 from .conftest import SCHEMA, reference_frame, to_parquet
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +127,7 @@ def test_the_alerts_page_filters_by_kind_and_status(client, reviewer, computed):
 
 
 def test_an_engineer_creates_a_monitor_with_a_reference_upload_and_mints_a_token_shown_once(client, engineer, project):
+    RegisteredModelFactory(name="unsigned-model", project=project)
     client.force_login(engineer)
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -136,7 +137,7 @@ def test_an_engineer_creates_a_monitor_with_a_reference_upload_and_mints_a_token
         {
             "project": project.slug,
             "name": "from-the-form",
-            "model_name": "no-such-model",
+            "model_name": "unsigned-model",
             "alias": "champion",
             "drift_share": "0.5",
             "window_seconds": "86400",
@@ -183,6 +184,7 @@ def test_api_lists_monitors_runs_and_alerts_per_role(client, manager, engineer, 
 
 
 def test_api_creates_a_monitor_and_uploads_a_reference(client, engineer, project):
+    RegisteredModelFactory(name="x", project=project)
     client.force_login(engineer)
     response = client.post(
         "/api/v1/monitors/",

@@ -1,0 +1,91 @@
+"""Who may see and do what: the one place that decides.
+
+Services, views, APIs and templates ask these predicates; nothing re-derives a rule. Every
+identifier a request names, also indirectly in a body field (a model name, a run id), is resolved
+through here before it is used, and an object the user may not see behaves exactly like one that
+does not exist.
+
+The rules:
+- a project is visible to its members and, when internal, to every signed-in user; admins see all;
+- an MLflow object (experiment, run, registered model, version) is visible when its project is, or
+  when it belongs to no project yet (the mirror shows unassigned objects to every signed-in user;
+  the same holds for an object MLflow has that the sync has not mirrored yet);
+- changing a project's things takes the role's permission and membership of that project (or admin).
+"""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from .models import Experiment, Project, ProjectMembership, RegisteredModel, Run
+from .roles import is_admin
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def projects_visible_to(*, user: User) -> QuerySet[Project]:
+    """Projects a user may see: internal ones and private ones they belong to; admins see all."""
+    projects = Project.objects.all()
+    if not user.is_authenticated:
+        return projects.none()
+    if not is_admin(user):
+        # A subquery rather than a join, so later annotations count every membership.
+        member_of = ProjectMembership.objects.filter(user=user).values("project_id")
+        projects = projects.filter(Q(visibility=Project.Visibility.INTERNAL) | Q(pk__in=member_of))
+    return projects
+
+
+def visible_through_project(*, user: User, project_path: str = "project") -> Q:
+    """Filter for objects reached through `project_path`: no project, or a project the user may see."""
+    if is_admin(user):
+        return Q()
+    visible = projects_visible_to(user=user).values("pk")
+    return Q(**{f"{project_path}__isnull": True}) | Q(**{f"{project_path}__in": visible})
+
+
+def project_visible(*, user: User, project: Project | None) -> bool:
+    if not user.is_authenticated:
+        return False
+    if project is None or is_admin(user):
+        return True
+    return projects_visible_to(user=user).filter(pk=project.pk).exists()
+
+
+def member_may(*, user: User, project: Project | None, permission: str) -> bool:
+    """The user's role grants `permission` and the user belongs to `project` (admins: any project).
+    For objects of no project the permission alone decides."""
+    if not user.is_authenticated or not user.has_perm(permission):
+        return False
+    if project is None or is_admin(user):
+        return True
+    return project.memberships.filter(user=user).exists()
+
+
+def model_visible(*, user: User, registered_model: RegisteredModel) -> bool:
+    return project_visible(user=user, project=registered_model.project)
+
+
+def model_named(*, user: User, name: str) -> RegisteredModel | None:
+    """The mirrored, live registered model called `name` if the user may see it, else None."""
+    model = RegisteredModel.objects.select_related("project").filter(name=name, deleted_at__isnull=True).first()
+    return model if model is not None and model_visible(user=user, registered_model=model) else None
+
+
+def model_name_usable(*, user: User, name: str) -> bool:
+    """May the user point something (a monitor) at the model called `name`? A model the mirror does
+    not know yet belongs to no project, like any unassigned MLflow object."""
+    model = RegisteredModel.objects.select_related("project").filter(name=name).first()
+    return user.is_authenticated and (model is None or model_visible(user=user, registered_model=model))
+
+
+def run_usable(*, user: User, run_id: str, experiment_id: str | None) -> bool:
+    """May the user read the run `run_id` (its artifacts)? `experiment_id` is the run's experiment as
+    MLflow reports it, for a run the mirror has not seen yet; None when MLflow does not know the run."""
+    if not user.is_authenticated:
+        return False
+    run = Run.objects.select_related("experiment__project").filter(run_id=run_id).first()
+    if run is not None:
+        return project_visible(user=user, project=run.experiment.project)
+    if experiment_id is None:
+        return False
+    experiment = Experiment.objects.select_related("project").filter(mlflow_id=experiment_id).first()
+    return experiment is None or project_visible(user=user, project=experiment.project)
