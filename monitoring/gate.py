@@ -13,30 +13,49 @@ from .models import Alert, Monitor
 
 
 def drift_gate_check(context: Any) -> CheckOutcome:
-    """`context` is the gate's GateCheckContext (registered_model, candidate, holder, alias, policy)."""
+    """`context` is the gate's GateCheckContext (registered_model, candidate, holder, alias, policy).
+    The details name every active monitor of the model and link its open critical drift alerts."""
     model_name = context.registered_model.name
+    monitors = list(Monitor.objects.filter(model_name=model_name, is_active=True).order_by("name"))
+    if not monitors:
+        return CheckOutcome("drift", CheckStatus.NOT_APPLICABLE, f"No active monitor watches {model_name}.")
     open_alerts = list(
         Alert.objects.filter(
-            monitor__model_name=model_name,
-            monitor__is_active=True,
+            monitor__in=monitors,
             kind=Alert.Kind.WINDOW_DRIFT,
             severity=Alert.Severity.CRITICAL,
             status=Alert.Status.OPEN,
-        )
-        .select_related("monitor")
-        .order_by("-created_at")[:5]
+        ).order_by("-created_at")
     )
+    by_monitor: dict[int, list[Alert]] = {}
+    for alert in open_alerts:
+        by_monitor.setdefault(alert.monitor_id, []).append(alert)
+    details = {
+        "monitors": [
+            {
+                "id": monitor.pk,
+                "name": monitor.name,
+                "model_ref": monitor.model_ref,
+                "url": monitor.get_absolute_url(),
+                "open_critical": len(alerts),
+                "alerts": [{"id": a.pk, "title": a.title, "url": a.get_absolute_url()} for a in alerts[:5]],
+            }
+            for monitor in monitors
+            for alerts in [by_monitor.get(monitor.pk, [])]
+        ]
+    }
+    names = ", ".join(f"“{monitor.name}”" for monitor in monitors)
     if not open_alerts:
-        monitored = Monitor.objects.filter(model_name=model_name).exists()
-        if not monitored:
-            return CheckOutcome("drift", CheckStatus.NOT_APPLICABLE, f"No monitor watches {model_name}.")
-        return CheckOutcome("drift", CheckStatus.PASSED, f"No open critical drift alert on {model_name}'s monitors.")
+        return CheckOutcome(
+            "drift", CheckStatus.PASSED, f"No open critical drift alert on {model_name}'s monitors ({names}).", details
+        )
+    drifting = ", ".join(f"“{m.name}” ({len(by_monitor[m.pk])})" for m in monitors if m.pk in by_monitor)
     return CheckOutcome(
         "drift",
         CheckStatus.FAILED,
-        f"{len(open_alerts)} open critical drift alert(s) on {model_name}: {open_alerts[0].title}. "
-        "Acknowledge or resolve them first.",
-        {"alerts": [{"id": a.pk, "title": a.title, "url": a.get_absolute_url()} for a in open_alerts]},
+        f"{len(open_alerts)} open critical drift alert(s) on {model_name}'s monitors: {drifting}; "
+        f"latest: {open_alerts[0].title}. Acknowledge or resolve them first.",
+        details,
     )
 
 

@@ -62,10 +62,12 @@ class RegistryConfig(AppConfig):
         NAV_ITEMS[at:at] = [entry for entry in entries if entry.url_name not in known]
 
         from .demo import demo_step_register
-        from .demo_gate import demo_gate_load
+        from .demo_gate import demo_gate_load, demo_gate_queue_load
 
         # After the mirrored MLflow demo (order 10), which creates churn-classifier.
-        demo_step_register(order=20, name="promotion gate: policy, history, queue", load=demo_gate_load)
+        demo_step_register(order=20, name="promotion gate: policy and history", load=demo_gate_load)
+        # After the monitors (order 30, when installed): the pending requests are checked against them.
+        demo_step_register(order=35, name="promotion gate: pending requests", load=demo_gate_queue_load)
 
         # The sync tells the gate when aliases moved in MLflow: bypass detection and superseding.
         model_aliases_changed.connect(promotions.on_model_aliases_changed, dispatch_uid="registry.promotion_gate")

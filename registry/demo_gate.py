@@ -5,7 +5,9 @@ three versions, @champion at v2, @challenger at v3).
   0.01, signature compatible, override allowed with a reason;
 - history: v1 then v2 promoted to @production through the gate (the alias really moves in MLflow),
   and v3 to @production rejected;
-- the queue: v3 → @champion pending with passing checks, v1 → @champion pending with a failing f1.
+- the queue: v3 → @champion pending, v1 → @champion pending with a failing f1. The queue is a demo
+  step of its own that runs after the monitors' (order 35 > 30), so its request-time checks see the
+  churn monitor's drift as a reviewer would today, instead of "no monitor watches the model".
 
 Idempotent: each request is made only if that version has none for that alias yet. Runs through the
 services, so the audit log holds the same events real use would write.
@@ -60,14 +62,23 @@ def _request(model: RegisteredModel, requester: object, version: int, alias: str
     )
 
 
-def demo_gate_load() -> None:
+def _demo_actors() -> tuple[RegisteredModel, object, object] | None:
     User = get_user_model()
     model = RegisteredModel.objects.filter(name=MODEL, deleted_at__isnull=True).first()
     engineer = User.objects.filter(username="engineer").first()
     reviewer = User.objects.filter(username="reviewer").first()
     if model is None or engineer is None or reviewer is None or model.versions.count() < 3:
         logger.warning("Demo: skipping the promotion gate: %s or the demo users are missing.", MODEL)
+        return None
+    return model, engineer, reviewer
+
+
+def demo_gate_load() -> None:
+    """The policy and the history of promotions to @production."""
+    actors = _demo_actors()
+    if actors is None:
         return
+    model, engineer, reviewer = actors
     _policy()
     try:
         for version, alias, verdict, why, comment in HISTORY:
@@ -77,14 +88,27 @@ def demo_gate_load() -> None:
             if verdict == "reject":
                 promotions.promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment=comment)
                 continue
-            override = "" if promotion.checks_passed else "Demo history: accepted by the model owner."
+            # Used only if a check fails at the decision; dropped otherwise.
+            override = "Demo history: accepted by the model owner."
             promotions.promotion_approve(
                 request_id=promotion.pk, reviewer=reviewer, comment=comment, override_reason=override
             )
             # Synchronously, so the demo does not depend on a worker; a queued task finds it done.
             promotions.promotion_execute(request_id=promotion.pk)
             model.refresh_from_db()
-        for version, alias, why in QUEUE:
-            _request(model, engineer, version, alias, why)
     except (PortalError, MlflowUnavailable) as exc:
         logger.warning("Demo: the promotion gate's demo stopped: %s", exc)
+
+
+def demo_gate_queue_load() -> None:
+    """The pending requests the reviewer finds in the queue."""
+    actors = _demo_actors()
+    if actors is None:
+        return
+    model, engineer, _ = actors
+    _policy()
+    try:
+        for version, alias, why in QUEUE:
+            _request(model, engineer, version, alias, why)
+    except PortalError as exc:
+        logger.warning("Demo: the promotion queue's demo stopped: %s", exc)

@@ -137,6 +137,10 @@ def signature_diff(*, expected: SignatureColumns, received: SignatureColumns) ->
     return rows
 
 
+def _named_types(columns: SignatureColumns) -> list[dict[str, str]]:
+    return [{"name": name, "type": str(column.get("type", ""))} for name, column in _columns_by_name(columns).items()]
+
+
 def signature_check(
     *, candidate_inputs: SignatureColumns | None, holder_inputs: SignatureColumns | None
 ) -> CheckOutcome:
@@ -147,10 +151,14 @@ def signature_check(
             "signature",
             CheckStatus.NOT_APPLICABLE,
             "No current version with a signature to compare with.",
-            {"inputs": len(candidate_inputs)},
+            {"inputs": len(candidate_inputs), "candidate_inputs": _named_types(candidate_inputs)},
         )
     rows = signature_diff(expected=holder_inputs, received=candidate_inputs)
-    details = {"diff": [row.__dict__ for row in rows]}
+    details = {
+        "diff": [row.__dict__ for row in rows],
+        "candidate_inputs": _named_types(candidate_inputs),
+        "holder_inputs": _named_types(holder_inputs),
+    }
     breaking = [row for row in rows if row.breaking]
     if breaking:
         listed = "; ".join(
@@ -164,3 +172,53 @@ def signature_check(
             "signature", CheckStatus.PASSED, f"Compatible; {len(rows)} non-breaking difference(s).", details
         )
     return CheckOutcome("signature", CheckStatus.PASSED, "Same inputs as the current version.", details)
+
+
+@dataclass(frozen=True)
+class CheckChange:
+    """A check whose verdict differs between two evaluations (at request time and now)."""
+
+    check: str
+    before: str  # status then; "" when the check did not run then
+    after: str  # status now; "" when it no longer runs
+    summary: str  # what it says now (or said then, when it no longer runs)
+
+
+def checks_compare(*, before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> list[CheckChange]:
+    """The checks whose status changed from `before` to `after` (CheckOutcome.as_dict() lists)."""
+    then = {str(c["check"]): c for c in before}
+    now = {str(c["check"]): c for c in after}
+    changes = []
+    for name in [*now, *(name for name in then if name not in now)]:
+        old, new = then.get(name), now.get(name)
+        old_status, new_status = (old or {}).get("status", ""), (new or {}).get("status", "")
+        if old_status != new_status:
+            changes.append(CheckChange(name, old_status, new_status, str((new or old or {}).get("summary", ""))))
+    return changes
+
+
+def checks_newly_failing(*, before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Checks that fail in `after` and did not in `before`: what an approval did not decide on."""
+    failed_then = {str(c["check"]) for c in before if c.get("status") == CheckStatus.FAILED}
+    return [str(c["check"]) for c in after if c.get("status") == CheckStatus.FAILED and c["check"] not in failed_then]
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One line of the review page: a check as it stands now (or at the decision) beside the
+    request-time snapshot."""
+
+    check: str
+    current: Mapping[str, Any] | None
+    snapshot: Mapping[str, Any] | None
+
+    @property
+    def changed(self) -> bool:
+        return (self.current or {}).get("status") != (self.snapshot or {}).get("status")
+
+
+def check_rows(*, snapshot: Sequence[Mapping[str, Any]], current: Sequence[Mapping[str, Any]]) -> list[CheckRow]:
+    then = {str(c["check"]): c for c in snapshot}
+    now = {str(c["check"]): c for c in current}
+    names = [*now, *(name for name in then if name not in now)]
+    return [CheckRow(name, now.get(name), then.get(name)) for name in names]

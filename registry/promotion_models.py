@@ -169,6 +169,10 @@ class PromotionDecision(models.Model):
     verdict = models.CharField(max_length=7, choices=Verdict.choices)
     comment = models.TextField(blank=True)
     override_reason = models.TextField(blank=True)
+    # The policy's checks evaluated again inside the decision's transaction, on the facts of that
+    # moment: what the reviewer actually decided on (the request keeps its request-time snapshot).
+    checks = models.JSONField(default=list, blank=True)
+    checks_passed = models.BooleanField(null=True)  # null: decided before checks were re-run
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -22,7 +22,8 @@ from . import promotion_selectors as gate_selectors
 from . import promotions
 from .api_errors import error_body
 from .errors import PermissionDenied, PortalError
-from .gate_checks import MetricDirection
+from .gate_checks import CheckStatus, MetricDirection
+from .gate_checks import check_rows as gate_check_rows
 from .live import wants_json
 from .models import RegisteredModel
 from .promotion_models import PromotionDecision, PromotionPolicy, PromotionState
@@ -77,8 +78,21 @@ def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
     refusal = promotions.approver_refusal(promotion=promotion, user=request.user, policy=policy)
     if refusal is None and decisions.filter(reviewer=request.user).exists():
         refusal = "You already decided this request."
+    # A pending request's checks run again on every visit, as they will when someone decides;
+    # a decided one shows what its last decision saw.
+    if promotion.state == PromotionState.PENDING:
+        current_checks, current_label = promotions.checks_now(promotion=promotion, policy=policy), "Now"
+    else:
+        decisive = next((d for d in reversed(list(decisions)) if d.checks_passed is not None), None)
+        current_checks = decisive.checks if decisive else promotion.checks
+        current_label = "At the decision" if decisive else "At request"
+    check_rows = gate_check_rows(snapshot=promotion.checks, current=current_checks)
     return {
         "promotion": promotion,
+        "check_rows": check_rows,
+        "checks_label": current_label,
+        "checks_pass_now": not any(c["status"] == CheckStatus.FAILED for c in current_checks),
+        "checks_changed": sum(row.changed for row in check_rows),
         "comparison": gate_selectors.promotion_comparison(
             promotion=promotion,
             metric=policy.metric_name,

@@ -23,7 +23,15 @@ from django.utils import timezone
 from .access import member_may, model_named, model_visible
 from .audit import audit_record
 from .errors import Conflict, PermissionDenied, PortalError
-from .gate_checks import CheckOutcome, CheckStatus, MetricDirection, metric_check, signature_check
+from .gate_checks import (
+    CheckOutcome,
+    CheckStatus,
+    MetricDirection,
+    checks_compare,
+    checks_newly_failing,
+    metric_check,
+    signature_check,
+)
 from .mlflow_client import MlflowRestClient
 from .models import ModelVersion, Run
 from .promotion_models import (
@@ -126,6 +134,24 @@ def checks_run(*, context: GateCheckContext) -> list[CheckOutcome]:
             logger.exception("Gate check %s failed", name)
             outcomes.append(CheckOutcome(name, CheckStatus.FAILED, f"The check could not run: {exc}"))
     return outcomes
+
+
+def checks_now(*, promotion: PromotionRequest, policy: PromotionPolicy | None = None) -> list[dict[str, Any]]:
+    """The policy's checks on the facts of this moment (the version, the alias holder, the monitors'
+    alerts, the project's level as they are now), as stored and shown: CheckOutcome.as_dict()."""
+    registered_model = promotion.registered_model
+    context = GateCheckContext(
+        registered_model,
+        promotion.model_version,
+        _holder(registered_model, promotion.target_alias),
+        promotion.target_alias,
+        policy or policy_for(registered_model=registered_model),
+    )
+    return [outcome.as_dict() for outcome in checks_run(context=context)]
+
+
+def _failing(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [check for check in checks if check["status"] == CheckStatus.FAILED]
 
 
 # --- policies -------------------------------------------------------------------------------
@@ -479,6 +505,12 @@ def _ensure_decidable(promotion: PromotionRequest, reviewer: AbstractBaseUser, e
         raise Conflict("You already decided this request.")
 
 
+def _checks_audit(promotion: PromotionRequest, checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The checks as they were at a decision, and what changed since the request, for the audit."""
+    changes = checks_compare(before=promotion.checks, after=checks)
+    return {"checks_at_decision": checks, "checks_changed_since_request": [change.__dict__ for change in changes]}
+
+
 def _decision_create(promotion: PromotionRequest, **fields: Any) -> PromotionDecision:
     try:
         with transaction.atomic():
@@ -500,14 +532,20 @@ def promotion_approve(
     promotion = _locked(request_id)
     _ensure_decidable(promotion, reviewer, expected_version)
     override_reason = override_reason.strip()
-    if not promotion.checks_passed:
-        policy = policy_for(registered_model=promotion.registered_model)
+    # The request's checks are a snapshot of when it was made; the reviewer decides on these.
+    policy = policy_for(registered_model=promotion.registered_model)
+    checks = checks_now(promotion=promotion, policy=policy)
+    failing = _failing(checks)
+    if failing:
+        listed = "; ".join(f"{check['check']}: {check['summary']}" for check in failing)
         if not policy.allow_override:
-            raise ChecksFailed("Automatic checks failed and this model's policy does not allow an override.")
+            raise ChecksFailed(
+                f"Automatic checks fail now ({listed}) and this model's policy does not allow an override."
+            )
         if not override_reason:
             raise ChecksFailed(
-                "Automatic checks failed: approving needs a written override reason.",
-                fields={"override_reason": ["Required when checks failed."]},
+                f"Automatic checks fail now ({listed}): approving needs a written override reason.",
+                fields={"override_reason": ["Required when checks fail."]},
             )
     elif override_reason:
         override_reason = ""  # nothing to override
@@ -517,6 +555,8 @@ def promotion_approve(
         verdict=PromotionDecision.Verdict.APPROVE,
         comment=comment,
         override_reason=override_reason,
+        checks=checks,
+        checks_passed=not failing,
     )
     before = {"state": promotion.state}
     approvals = promotion.decisions.filter(verdict=PromotionDecision.Verdict.APPROVE).count()
@@ -537,7 +577,12 @@ def promotion_approve(
         + (" OVERRIDING failed checks" if override_reason else ""),
         before=before,
         after={"state": promotion.state, "approvals": approvals},
-        data={**_audit_data(promotion), "comment": comment, "override_reason": override_reason},
+        data={
+            **_audit_data(promotion),
+            "comment": comment,
+            "override_reason": override_reason,
+            **_checks_audit(promotion, checks),
+        },
         request=request,
     )
     if promotion.state == PromotionState.APPROVED:
@@ -559,7 +604,15 @@ def promotion_reject(
     if not comment.strip():
         raise PortalError("Say why you reject it.", fields={"comment": ["Required when rejecting."]})
     _ensure_decidable(promotion, reviewer, expected_version)
-    _decision_create(promotion, reviewer=reviewer, verdict=PromotionDecision.Verdict.REJECT, comment=comment)
+    checks = checks_now(promotion=promotion)
+    _decision_create(
+        promotion,
+        reviewer=reviewer,
+        verdict=PromotionDecision.Verdict.REJECT,
+        comment=comment,
+        checks=checks,
+        checks_passed=not _failing(checks),
+    )
     promotion.state, promotion.decided_at, promotion.reason = PromotionState.REJECTED, timezone.now(), comment
     promotion.save(update_fields=["state", "decided_at", "reason"])
     _audit_transition(
@@ -568,7 +621,7 @@ def promotion_reject(
         actor=reviewer,
         summary=f"{reviewer} rejected {_what(promotion)}",
         before_state=PromotionState.PENDING,
-        data={"comment": comment},
+        data={"comment": comment, **_checks_audit(promotion, checks)},
         request=request,
     )
     transaction.on_commit(lambda: _mail_requester(promotion.pk))
@@ -627,6 +680,20 @@ def _claim(request_id: int) -> PromotionRequest | None:
     return promotion
 
 
+def _checks_failing_since_approval(promotion: PromotionRequest) -> str:
+    """The checks that fail now and did not when the request was approved (a failure the approval
+    overrode stays overridden), as "name: summary" text; "" when there are none."""
+    approval = (
+        promotion.decisions.filter(verdict=PromotionDecision.Verdict.APPROVE, checks_passed__isnull=False)
+        .order_by("-at", "-pk")
+        .first()
+    )
+    baseline = approval.checks if approval is not None else promotion.checks
+    checks = checks_now(promotion=promotion)
+    names = set(checks_newly_failing(before=baseline, after=checks))
+    return "; ".join(f"{check['check']}: {check['summary']}" for check in checks if check["check"] in names)
+
+
 def promotion_execute(*, request_id: int, client: MlflowRestClient | None = None) -> PromotionRequest | None:
     """Point the alias at the version in MLflow, once. Reads the alias first, so a retry after a
     crash between the call and the bookkeeping never sets it a second time. Raises MlflowUnavailable
@@ -634,6 +701,14 @@ def promotion_execute(*, request_id: int, client: MlflowRestClient | None = None
     promotion = _claim(request_id)
     if promotion is None:
         return None
+    newly_failing = _checks_failing_since_approval(promotion)
+    if newly_failing:
+        promotion_fail(
+            request_id=request_id,
+            error=f"The checks changed since the approval, nothing was set in MLflow: {newly_failing}. "
+            "Request the promotion again once they pass, or have it approved with an override.",
+        )
+        return PromotionRequest.objects.get(pk=request_id)
     client = client or MlflowRestClient()
     name, alias = promotion.registered_model.name, promotion.target_alias
     current = client.alias_version(name=name, alias=alias)

@@ -6,6 +6,7 @@ from assessments.demo import DEMO_TARGETS, demo_load
 from assessments.models import AttestedAnswer, ScorecardSnapshot
 from assessments.selectors import portfolio_for
 from registry.demo import demo_users_and_projects_load
+from registry.promotion_models import PromotionRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +70,10 @@ def test_the_whole_demo_puts_the_three_projects_at_levels_0_1_and_2_by_their_evi
     churn = latest["churn-prediction"].outcomes
     for code in ("REL-1", "REL-2", "REL-3", "MON-3", "VAL-4", "CT-3"):  # gate and monitoring evidence
         assert churn[code]["outcome"] == "met", (code, churn[code]["summary"])
+    # The queued request was made after the churn monitor existed: its checks show the drift.
+    pending = PromotionRequest.objects.get(version=3, target_alias="champion", state="pending")
+    drift = next(c for c in pending.checks if c["check"] == "drift")
+    assert drift["status"] == "failed" and "Churn" in drift["summary"], drift
 
 
 def test_a_demo_started_again_ten_days_later_catches_up_and_keeps_its_levels(mlflow_uri, settings):

@@ -78,13 +78,18 @@ def test_a_reviewer_approves_the_pending_request_and_mlflow_moves_the_alias(visi
     expect(page.get_by_role("heading", level=1)).to_contain_text("churn-classifier v3 → @champion")
     expect(page.get_by_role("heading", name="Candidate: version 3")).to_be_visible()
     expect(page.get_by_role("heading", name=re.compile(r"Current @champion: version 2"))).to_be_visible()
+    # The checks run again on this visit: the churn monitor's open critical drift fails the drift
+    # check, naming the monitor; f1 and the inputs pass.
     checks = page.locator("section", has=page.get_by_role("heading", name=re.compile("Automatic checks")))
-    expect(checks).to_contain_text("All pass")
+    expect(checks).to_contain_text("Failing")
+    expect(checks).to_contain_text("open critical drift alert")
+    expect(checks.get_by_role("link", name="Churn model in production")).to_be_visible()
     expect(page.locator("#gate-state")).to_have_text("Pending")
     reviewer.check("review")
     review_url = page.url
 
     page.get_by_label("Comment").fill("Holdout f1 is better and the inputs are unchanged. Ship it.")
+    page.get_by_label("Override reason").fill("The drift is the October campaign's traffic; v3 was trained on it.")
     page.get_by_role("button", name="Approve").click()
     expect(page.locator("#gate-result")).to_contain_text(re.compile("approv", re.I))
 
