@@ -149,6 +149,14 @@ def portal_stack() -> Iterator[Stack]:
             "--password-stdin",
             stdin=stack.logins[SECOND_REVIEWER] + "\n",
         )
+        # Promotions are requested by members of the model's project: Rita is on the churn team.
+        stack.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model; from registry.models import Project; "
+            "Project.objects.get(slug='churn-prediction').memberships.get_or_create("
+            f"user=get_user_model().objects.get(username={SECOND_REVIEWER!r}), defaults={{'role': 'member'}})",
+        )
         # The demo leaves its retrain trigger off, on a closed port; the journeys switch it on, here.
         pipeline_url = f"http://127.0.0.1:{pipeline.server_address[1]}/pipelines/churn/retrain"
         stack.manage(

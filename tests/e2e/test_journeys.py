@@ -83,7 +83,7 @@ def test_a_reviewer_approves_the_pending_request_and_mlflow_moves_the_alias(visi
     checks = page.locator("section", has=page.get_by_role("heading", name=re.compile("Automatic checks")))
     expect(checks).to_contain_text("Failing")
     expect(checks).to_contain_text("open critical drift alert")
-    expect(checks.get_by_role("link", name="Churn model in production")).to_be_visible()
+    expect(checks.get_by_role("link", name="Churn model in production", exact=True)).to_be_visible()
     expect(page.locator("#gate-state")).to_have_text("Pending")
     reviewer.check("review")
     review_url = page.url
