@@ -1,6 +1,6 @@
 """Drift statistics: pure functions over histograms or arrays, no ORM.
 
-Defaults follow common practice (see docs/REFERENCE facts): with a small reference (<= 1000 rows)
+Defaults follow common practice (Evidently's and NannyML's): with a small reference (<= 1000 rows)
 a test decides (KS for numeric features, two-sample chi-square for categorical ones, p < 0.05);
 with a larger one a distance decides (Wasserstein / reference std for numeric, Jensen-Shannon
 distance for categorical, >= 0.1). Every other statistic is computed too and recorded, and every
@@ -22,6 +22,12 @@ from .profiles import CategoricalHistogram, CategoricalProfile, NumericHistogram
 
 EPS = 1e-4  # probability given to an empty bin so that no statistic is infinite
 SMALL_REFERENCE_ROWS = 1000
+# A reference needs this many rows with values before anything is judged against it.
+MIN_REFERENCE_ROWS = 30
+# Distances between two samples of one distribution are biased upward on small samples (the
+# Jensen-Shannon distance of two 50-row samples of one normal distribution is about 0.39): with a
+# reference of at most SMALL_REFERENCE_ROWS rows a test decides, whatever method is configured.
+DISTANCE_METHODS = {"wasserstein", "psi", "jensen_shannon", "kl"}
 PSI_BINS = 10  # PSI is read on the industry's scale, which assumes ~10 quantile bins
 
 
@@ -47,6 +53,9 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     Method.KL: 0.1,
 }
 DEFAULT_DRIFT_SHARE = 0.5
+# A distance over its threshold counts as drift only if the two-sample test agrees at this level.
+CONFIRM_P_VALUE = 0.05
+NO_DATA_WHY = "No data"  # how a window with nothing to judge begins its explanation
 
 
 # ---------------------------------------------------------------- distributions
@@ -85,12 +94,84 @@ def jensen_shannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
 
 
 def ks_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
-    """Two-sample KS statistic read at the bin edges, and its asymptotic p-value."""
+    """Two-sample KS statistic read at the bin edges, and its asymptotic p-value. The edges are real
+    points of both CDFs, so this is a lower bound of the exact statistic (see ks_upper_bound)."""
     n, m = float(np.sum(ref_counts)), float(np.sum(cur_counts))
     if n == 0 or m == 0:
         return 0.0, 1.0
     d = float(np.max(np.abs(np.cumsum(ref_counts) / n - np.cumsum(cur_counts) / m)))
     return d, ks_p_value(d, int(n), int(m))
+
+
+def ks_upper_bound(ref_counts: np.ndarray, cur_counts: np.ndarray, edges: np.ndarray | None = None) -> float:
+    """The largest the exact KS statistic can be given the histograms: inside bin i the reference
+    CDF lies between its values at the bin's two edges, and so does the current one. A bin that
+    holds a single representable value (a constant reference's [c, next float after c)) has no
+    inside: both CDFs jump there at once, and the edges already tell the difference."""
+    n, m = float(np.sum(ref_counts)), float(np.sum(cur_counts))
+    if n == 0 or m == 0:
+        return 0.0
+    f = np.concatenate(([0.0], np.cumsum(ref_counts) / n))
+    g = np.concatenate(([0.0], np.cumsum(cur_counts) / m))
+    inside = np.maximum(f[1:] - g[:-1], g[1:] - f[:-1])
+    if edges is not None and edges.size > 1:
+        single = np.concatenate(([False], np.nextafter(edges[:-1], np.inf) >= edges[1:], [False]))
+        inside = np.where(single, np.abs(f[1:] - g[1:]), inside)
+    return float(min(1.0, max(float(np.max(inside)), float(np.max(np.abs(f - g))))))
+
+
+def _cdf_knots(counts: np.ndarray, bounds: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Knots (x, F) of a histogram's CDF with each bin's mass spread evenly over the part of the bin
+    where this side has values (the whole bin inside the side's range, from its minimum or to its
+    maximum in the bins that hold them, a single point when all its values are one), and how far
+    the true CDF can be from that, integrated: the sum of each bin's mass times its spread."""
+    total = float(counts.sum())
+    left = np.maximum(bounds[:-1], lo)
+    right = np.maximum(np.minimum(bounds[1:], hi), left)
+    keep = counts > 0
+    mass = counts[keep] / total
+    upper = np.cumsum(counts)[keep] / total
+    xs = np.column_stack([left[keep], right[keep]]).ravel()
+    fs = np.column_stack([upper - mass, upper]).ravel()
+    return xs, fs, float(np.sum(mass * (right[keep] - left[keep])))
+
+
+def wasserstein_from_counts(
+    ref_counts: np.ndarray,
+    cur_counts: np.ndarray,
+    edges: np.ndarray,
+    ref_range: tuple[float, float],
+    cur_range: tuple[float, float],
+) -> tuple[float, float]:
+    """W1 between two histograms on the same edges, and a bound on its distance from the exact W1.
+
+    Each side's mass is spread evenly over the part of a bin where that side has values (ranges are
+    each side's smallest and largest value), so a reference that is one value stays a point, and an
+    outer bin's long tail is only as long as the side that reaches into it. Both CDFs are then
+    piecewise linear and |F - G| is integrated exactly, sign changes included. The true CDFs differ
+    from these by at most each bin's mass inside the bin, so |W1 - exact W1| <= the returned bound:
+    sum over bins of (reference mass x its spread + current mass x its spread)."""
+    n, m = float(np.sum(ref_counts)), float(np.sum(cur_counts))
+    if n == 0 or m == 0:
+        return 0.0, 0.0
+    bounds = np.concatenate(([-np.inf], edges, [np.inf]))
+    xa, fa, bound_a = _cdf_knots(np.asarray(ref_counts, dtype=np.float64), bounds, *ref_range)
+    xb, fb, bound_b = _cdf_knots(np.asarray(cur_counts, dtype=np.float64), bounds, *cur_range)
+    x = np.unique(np.concatenate([xa, xb]))
+    if x.size < 2:
+        return 0.0, bound_a + bound_b
+    width = np.diff(x)
+    # The difference of the CDFs is linear between consecutive knots: read it at the quarter points
+    # (strictly inside, away from jumps at the knots) and extend it to the segment's ends.
+    q1, q3 = x[:-1] + width / 4, x[:-1] + 3 * width / 4
+    d1 = np.interp(q1, xa, fa, left=0.0, right=1.0) - np.interp(q1, xb, fb, left=0.0, right=1.0)
+    d3 = np.interp(q3, xa, fa, left=0.0, right=1.0) - np.interp(q3, xb, fb, left=0.0, right=1.0)
+    start, stop = 1.5 * d1 - 0.5 * d3, 1.5 * d3 - 0.5 * d1
+    a, b = np.abs(start), np.abs(stop)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = np.where(a + b > 0, (start**2 + stop**2) / (2 * (a + b)), 0.0)
+    area = np.where(start * stop >= 0, (a + b) / 2, crossing) * width
+    return float(np.sum(area)), bound_a + bound_b
 
 
 # Above this effective sample size n·m/(n+m) the p-value comes from Kolmogorov's limit distribution.
@@ -108,24 +189,6 @@ def ks_p_value(d: float, n: int, m: int) -> float:
     if en >= KS_LIMIT_FROM:
         return float(np.clip(stats.kstwobign.sf(d * np.sqrt(en)), 0.0, 1.0))
     return float(np.clip(stats.kstwo.sf(d, max(np.round(en), 1)), 0.0, 1.0))
-
-
-def wasserstein_from_counts(
-    ref_counts: np.ndarray, cur_counts: np.ndarray, edges: np.ndarray, lo: float, hi: float
-) -> float:
-    """W1 between two histograms on the same edges, mass spread evenly inside each bin.
-
-    lo and hi bound the two open outer bins (the smallest and largest value either side saw)."""
-    n, m = float(np.sum(ref_counts)), float(np.sum(cur_counts))
-    if n == 0 or m == 0:
-        return 0.0
-    bounds = np.concatenate(
-        ([min(lo, edges[0]) if edges.size else lo], edges, [max(hi, edges[-1]) if edges.size else hi])
-    )
-    widths = np.diff(bounds)
-    diff = np.concatenate(([0.0], np.cumsum(ref_counts) / n - np.cumsum(cur_counts) / m))
-    # The CDFs are linear inside a bin, so |F - G| is too unless it changes sign: trapezoids.
-    return float(np.sum(widths * (np.abs(diff[:-1]) + np.abs(diff[1:])) / 2))
 
 
 def coarse_counts(
@@ -221,6 +284,9 @@ class FeatureResult:
     why: str
     p_value: float | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    # The binned estimate could fall on either side of the threshold: the job decides again on the
+    # exact value from raw values (exact_numeric_drift).
+    needs_exact: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -263,7 +329,29 @@ def _verdict(
         f"{method} {value:.3g} {'>=' if drifted else '<'} {threshold:g} "
         f"(reference n={reference_n}, current n={current_n})"
     )
+    # A distance over its threshold is drift only when the two samples can be told apart at all:
+    # on a small window sampling noise alone reaches 0.1 (a 500-row window of a count feature
+    # reads Wasserstein/std 0.1 against its own reference). The two-sample test says whether it can.
+    test = Method.KS if kind == "numeric" else Method.CHI_SQUARE
+    p = p_values.get(test)
+    if drifted and p is not None and p >= CONFIRM_P_VALUE:
+        drifted = False
+        why += f", but the {test} test cannot tell the window from the reference at this size (p={p:.3g})"
     return FeatureResult(feature, kind, method, value, threshold, drifted, reference_n, current_n, why, None, scores)
+
+
+def _decided_method(kind: str, method: str, reference_n: int, *, constant: bool = False) -> tuple[str, str]:
+    """The method that decides, and why it is not the configured one ("" when it is)."""
+    test = Method.KS if kind == "numeric" else Method.CHI_SQUARE
+    if method in DISTANCE_METHODS and reference_n <= SMALL_REFERENCE_ROWS:
+        return test, (
+            f"{method} would decide, but the reference has {reference_n} rows (at most {SMALL_REFERENCE_ROWS}): "
+            f"distances between samples this small exceed common thresholds with no drift at all, so the "
+            f"{test} test decides. "
+        )
+    if method == Method.WASSERSTEIN and constant:
+        return test, "The reference is one constant value: Wasserstein / reference std is undefined, so KS decides. "
+    return method, ""
 
 
 def numeric_drift(
@@ -275,11 +363,14 @@ def numeric_drift(
     threshold: float | None = None,
 ) -> FeatureResult:
     ref, cur = profile.counts, current.counts
-    method = method or default_method("numeric", profile.n)
-    threshold = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
+    configured = method or default_method("numeric", profile.n)
+    constant = profile.std == 0
+    method, note = _decided_method("numeric", configured, profile.n, constant=constant)
+    threshold = DEFAULT_THRESHOLDS[method] if threshold is None or method != configured else threshold
     d, p = ks_from_counts(ref, cur)
-    lo, hi = min(profile.min, current.min), max(profile.max, current.max)
-    w = wasserstein_from_counts(ref, cur, profile.edges, lo, hi)
+    w, w_bound = wasserstein_from_counts(
+        ref, cur, profile.edges, (profile.min, profile.max), (current.min, current.max)
+    )
     scale = profile.std if profile.std > 0 else 1.0
     ref_c, cur_c = coarse_counts(ref, cur)
     scores = {
@@ -289,7 +380,38 @@ def numeric_drift(
         Method.JENSEN_SHANNON: jensen_shannon(ref, cur),
         Method.KL: kl_divergence(ref_c, cur_c),
     }
-    return _verdict(feature, "numeric", method, threshold, scores, {Method.KS: p}, profile.n, current.n)
+    result = _verdict(feature, "numeric", method, threshold, scores, {Method.KS: p}, profile.n, current.n)
+    result.why = note + result.why
+    if current.n and method == Method.KS:
+        # The exact statistic lies between the binned one and ks_upper_bound; so does the verdict.
+        p_low = ks_p_value(ks_upper_bound(ref, cur, profile.edges), profile.n, current.n)
+        result.needs_exact = (p_low < threshold) != (p < threshold)
+    elif current.n and method == Method.WASSERSTEIN:
+        margin = w_bound / scale
+        result.needs_exact = abs(w / scale - threshold) <= margin
+    return result
+
+
+def exact_numeric_drift(
+    binned: FeatureResult, profile: NumericProfile, values: np.ndarray, *, threshold: float
+) -> FeatureResult:
+    """Decide a feature whose binned estimate lay within its margin of the threshold on the exact
+    statistic: the window's raw values against the reference's stored sample (the whole reference
+    up to DEFAULT_SAMPLE_SIZE rows, else that many values spread over its quantiles)."""
+    current = values[np.isfinite(values)]
+    d, _, w = ks_wasserstein_exact(np.sort(profile.sample), current)
+    p = ks_p_value(d, profile.n, current.size)
+    std = float(profile.sample.std()) if profile.sample.size else 0.0
+    scores = {**binned.scores, Method.KS: d, Method.WASSERSTEIN: w / std if std > 0 else w}
+    result = _verdict(
+        binned.feature, "numeric", binned.method, threshold, scores, {Method.KS: p}, profile.n, current.size
+    )
+    sample = "the whole reference" if profile.sample.size >= profile.n else f"{profile.sample.size} reference values"
+    result.why = (
+        f"{result.why}; exact on the window's raw values and {sample}, because the binned "
+        f"{binned.method} {binned.statistic:.3g} lay within its error bound of the threshold"
+    )
+    return result
 
 
 def categorical_drift(
@@ -303,11 +425,14 @@ def categorical_drift(
     categories = list(dict.fromkeys([*profile.counts, *current.counts]))
     ref = np.array([profile.counts.get(c, 0) for c in categories], dtype=np.float64)
     cur = np.array([current.counts.get(c, 0) for c in categories], dtype=np.float64)
-    method = method or default_method("categorical", profile.n)
-    threshold = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
+    configured = method or default_method("categorical", profile.n)
+    method, note = _decided_method("categorical", configured, profile.n)
+    threshold = DEFAULT_THRESHOLDS[method] if threshold is None or method != configured else threshold
     chi, p = chi_square(ref, cur)
     scores = {Method.CHI_SQUARE: chi, Method.PSI: psi(ref, cur), Method.JENSEN_SHANNON: jensen_shannon(ref, cur)}
-    return _verdict(feature, "categorical", method, threshold, scores, {Method.CHI_SQUARE: p}, profile.n, current.n)
+    result = _verdict(feature, "categorical", method, threshold, scores, {Method.CHI_SQUARE: p}, profile.n, current.n)
+    result.why = note + result.why
+    return result
 
 
 def feature_drift(
@@ -332,14 +457,28 @@ class WindowVerdict:
     drifted_features: list[str]
     threshold_share: float
     why: str
+    no_data: bool = False  # no feature had a value in the window: nothing to judge, not "no drift"
 
 
-def window_verdict(results: list[FeatureResult], *, share: float = DEFAULT_DRIFT_SHARE) -> WindowVerdict:
+def window_verdict(
+    results: list[FeatureResult], *, share: float = DEFAULT_DRIFT_SHARE, others: list[FeatureResult] = ()
+) -> WindowVerdict:
+    """Input features decide the window; `others` (the prediction and label columns) are reported
+    beside them, by name, so a summary and the table it sits above count the same things."""
     checked = [r for r in results if r.current_n > 0]
     drifted = [r.feature for r in checked if r.drifted]
     fraction = len(drifted) / len(checked) if checked else 0.0
-    is_drifted = bool(checked) and fraction >= share
-    why = f"{len(drifted)} of {len(checked)} features drifted ({fraction:.0%}); the window drifts at {share:.0%}"
+    if not checked:
+        why = f"{NO_DATA_WHY}: no feature had a value in this window."
+        return WindowVerdict(False, 0.0, [], share, why, no_data=True)
+    is_drifted = fraction >= share
+    why = (
+        f"{len(drifted)} of {len(checked)} input features drifted ({fraction:.0%}); "
+        f"the window drifts when {share:.0%} do"
+    )
+    also = [r.feature for r in others if r.current_n > 0 and r.drifted]
+    if also:
+        why += f". Also drifted, not counted among the inputs: {', '.join(also)}"
     return WindowVerdict(is_drifted, fraction, drifted, share, why)
 
 

@@ -7,10 +7,12 @@ import hmac
 import json
 import logging
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import requests
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -190,8 +192,13 @@ def drift_run_compute(*, run_id: int) -> DriftRun:
         except KeyError:  # a method that does not apply to this kind (e.g. KS on a category)
             result = drift.feature_drift(name, profile, profiles.merge_histograms(hists))
         results.append((role, result))
+    results = _decide_near_thresholds_exactly(results, profs, batches)
 
-    verdict = drift.window_verdict([r for role, r in results if role == "feature"], share=monitor.drift_share)
+    verdict = drift.window_verdict(
+        [r for role, r in results if role == "feature"],
+        share=monitor.drift_share,
+        others=[r for role, r in results if role != "feature"],
+    )
     trailing = list(
         DriftRun.objects.filter(monitor=monitor, window_start__lt=run.window_start, status=DriftRun.Status.DONE)
         .order_by("-window_start")
@@ -251,6 +258,44 @@ def drift_run_compute(*, run_id: int) -> DriftRun:
         if verdict.drifted:
             retrain_request(monitor=monitor, run=run, reason=RetrainEvent.Reason.DRIFT)
     return run
+
+
+def _decide_near_thresholds_exactly(
+    results: list[tuple[str, drift.FeatureResult]], profs: dict[str, profiles.Profile], batches: list[Any]
+) -> list[tuple[str, drift.FeatureResult]]:
+    """Features whose binned estimate lay within its error bound of the threshold are decided again on
+    their exact value, from the window's raw files (kept for this) and the reference's stored sample.
+    A file that cannot be read leaves the binned verdict, which says so."""
+    near = {r.feature for _, r in results if r.needs_exact}
+    if not near:
+        return results
+    values: dict[str, list[np.ndarray]] = {name: [] for name in near}
+    try:
+        for batch in batches:
+            frame = batch_frame(batch)
+            for name in near:
+                if name in frame:
+                    column = pd.to_numeric(frame[name], errors="coerce")
+                    values[name].append(column.to_numpy(dtype=np.float64, na_value=np.nan))
+    except (OSError, ValueError) as exc:
+        logger.warning("Exact drift check skipped, a batch file could not be read: %s", exc)
+        return [
+            (role, replace(r, why=f"{r.why}; near the threshold, but the raw files could not be re-read"))
+            if r.feature in near
+            else (role, r)
+            for role, r in results
+        ]
+    return [
+        (
+            role,
+            drift.exact_numeric_drift(
+                r, profs[r.feature], np.concatenate(values[r.feature] or [np.empty(0)]), threshold=r.threshold
+            )
+            if r.feature in near
+            else r,
+        )
+        for role, r in results
+    ]
 
 
 def _finite(value: float) -> float:

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
+from .drift import NO_DATA_WHY
+
 
 def monitoring_storage() -> Storage:
     """Where raw inference files and reference uploads live (STORAGES["monitoring"])."""
@@ -234,6 +236,28 @@ class DriftRun(models.Model):
 
     def __str__(self) -> str:
         return f"Drift of monitor {self.monitor_id} from {self.window_start:%Y-%m-%d %H:%M}"
+
+    @property
+    def outcome(self) -> str:
+        """What a finished window says: "drifted", "no_drift", or — where nothing could be judged —
+        "no_data" (no rows, or no feature had a value) and "no_reference". Only the first two are
+        verdicts; pages show the others grey, never as a green "no drift"."""
+        if self.status != self.Status.DONE:
+            return ""
+        if self.reference_id is None:
+            return "no_reference"
+        if self.rows == 0 or self.why.startswith(NO_DATA_WHY):
+            return "no_data"
+        return "drifted" if self.drifted else "no_drift"
+
+    @property
+    def outcome_label(self) -> str:
+        return {
+            "drifted": "drifted",
+            "no_drift": "no drift",
+            "no_data": "no data",
+            "no_reference": "no reference yet",
+        }.get(self.outcome, self.get_status_display().lower())
 
 
 class FeatureDriftResult(models.Model):

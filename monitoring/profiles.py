@@ -5,9 +5,11 @@ counts in those bins, summary statistics and a bounded sorted sample; a categori
 category counts. A batch is then binned against the profile (`np.searchsorted` + `np.bincount`), so
 a window's drift merges small histograms instead of re-reading rows.
 
-Numeric bins: `edges` are the interior boundaries e_0 < ... < e_{k-2}; bin i holds values v with
-e_{i-1} <= v < e_i, the first bin everything below e_0 and the last everything from e_{k-2} up, so a
-batch outside the reference range still lands in a bin. Nulls (NaN, None, ±inf) are counted apart.
+Numeric bins: `edges` are the boundaries e_0 < ... < e_{k-2}; bin i holds values v with
+e_{i-1} <= v < e_i, the first bin everything below e_0 and the last everything from e_{k-2} up.
+e_0 is the reference's minimum and e_{k-2} lies just above its maximum, so the two outer bins are
+empty in the reference and hold what a batch has outside the reference's range. Nulls (NaN, None,
+±inf) are counted apart.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ class NumericProfile:
             lo, hi = self.min, max(self.max, self.edges[-1])
             step = (hi - lo) / cells if hi > lo else 1.0
             with np.errstate(all="ignore"):
-                usable = bool(step > 0 and np.isfinite(1.0 / step) and np.isfinite(hi - lo))
+                # The nudge below must move the first cell's start below the reference minimum (an
+                # edge): a range of a few ulps (a constant reference) is too tiny for that.
+                usable = bool(step > 0 and np.isfinite(1.0 / step) and np.isfinite(hi - lo) and lo - step * 1e-6 < lo)
             if not usable:  # a range too tiny or too huge for a grid: binary search it is
                 return np.searchsorted(self.edges, x, side="right")
             # Cell starts nudged down, so a value that rounding puts one cell too high is still
@@ -199,9 +203,12 @@ def profile_numeric(values: Any, *, bins: int = DEFAULT_BINS, sample_size: int =
     xs = np.sort(x)
     n = xs.size
     # Quantile edges from the sorted data by index (the "lower" quantile): exact, no interpolation.
+    # The reference's own range is bounded by edges too, at its minimum and just above its maximum:
+    # values outside it land in bins of their own (empty in the reference) instead of hiding in an
+    # outer bin beside the reference's extremes. Without them a constant reference had no edge at
+    # all, one bin, and a window of other values could never drift.
     positions = (np.arange(1, bins) * n) // bins
-    edges = np.unique(xs[positions])
-    edges = edges[edges > xs[0]]  # an edge at the minimum would leave the first bin always empty
+    edges = np.unique(np.concatenate(([xs[0]], xs[positions], [np.nextafter(xs[-1], np.inf)])))
     counts = np.bincount(np.searchsorted(edges, xs, side="right"), minlength=edges.size + 1)
     sample = xs[np.linspace(0, n - 1, sample_size).round().astype(np.int64)] if n > sample_size else xs.copy()
     return NumericProfile(

@@ -23,6 +23,7 @@ from registry.models import Project, RegisteredModel, Run, SyncRun
 from registry.sync import sync_execute
 
 from . import profiles
+from .drift import MIN_REFERENCE_ROWS
 from .ingest import BadBatch, event_times, parse_batch
 from .models import (
     Alert,
@@ -199,6 +200,12 @@ def reference_upload(
         ensure_editable(monitor.project, actor)
     parsed = parse_batch(body, fmt=fmt, max_bytes=max(settings.MONITORING_MAX_BATCH_BYTES, len(body)))
     frame = parsed.frame
+    if len(frame) < MIN_REFERENCE_ROWS:
+        raise BadBatch(
+            f"A reference needs at least {MIN_REFERENCE_ROWS} rows to judge drift against; this one has "
+            f"{len(frame)}. With fewer, a test has no power and a distance reads noise as drift.",
+            code="reference_too_small",
+        )
     if not monitor.expected_schema:
         not_inputs = {monitor.prediction_column, monitor.label_column, monitor.event_time_column} - {""}
         monitor.expected_schema = schema_from_frame(frame.drop(columns=[c for c in not_inputs if c in frame]))

@@ -351,3 +351,46 @@ def test_a_batch_whose_file_is_gone_is_marked_failed_with_the_reason(celery_work
     batch_bin.delay(batch.pk)
     assert wait_for(lambda: InferenceBatch.objects.get(pk=batch.pk).status == InferenceBatch.Status.FAILED)
     assert InferenceBatch.objects.get(pk=batch.pk).error
+
+
+@pytest.mark.django_db
+def test_a_feature_near_its_threshold_is_decided_on_the_windows_raw_values(monitor):
+    frame = reference_frame(3000, seed=9)
+    # feature_b (reference N(5, 2)) moved by about 0.2 std: Wasserstein/std near its 0.1 threshold.
+    frame["feature_b"] = frame["feature_b"] + np.float32(0.2)
+    ingest(monitor, frame, DAY + timedelta(hours=3))
+
+    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+
+    result = run.results.get(feature="feature_b")
+    assert result.method == "wasserstein"
+    assert "exact on the window's raw values" in result.why
+    raw = frame["feature_b"].to_numpy(dtype=np.float64)
+    profile = services.reference_current(monitor).profile["feature_b"]
+    sample = np.asarray(profile["sample"])
+    from scipy import stats
+
+    assert result.statistic == pytest.approx(stats.wasserstein_distance(sample, raw) / sample.std(), rel=1e-6)
+
+
+@pytest.mark.django_db
+def test_a_window_without_rows_is_no_data_not_a_green_no_drift(client, engineer, monitor):
+    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+
+    assert run.rows == 0 and run.outcome == "no_data" and not run.drifted
+    client.force_login(engineer)
+    page = client.get(f"/monitors/{monitor.pk}/?run={run.pk}").content.decode()
+    panel = client.get(f"/monitors/{monitor.pk}/?fragment=activity").content.decode()
+    for html in (page, panel):
+        assert ">no data</span>" in html
+        assert "no drift" not in html
+
+
+@pytest.mark.django_db
+def test_a_reference_too_small_to_judge_drift_against_is_refused(monitor):
+    before = services.reference_current(monitor).pk
+    with pytest.raises(services.BadBatch, match="at least 30 rows"):
+        services.reference_upload(
+            actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame(12)), fmt="parquet"
+        )
+    assert services.reference_current(monitor).pk == before

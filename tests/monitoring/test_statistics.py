@@ -102,8 +102,8 @@ def test_binned_ks_and_wasserstein_are_close_to_the_exact_values_with_fine_bins(
     profile = profiles.profile_numeric(ref)
     hist = profiles.bin_numeric(profile, cur)
     d, _ = drift.ks_from_counts(profile.counts, hist.counts)
-    w = drift.wasserstein_from_counts(
-        profile.counts, hist.counts, profile.edges, min(ref.min(), cur.min()), max(ref.max(), cur.max())
+    w, _ = drift.wasserstein_from_counts(
+        profile.counts, hist.counts, profile.edges, (ref.min(), ref.max()), (cur.min(), cur.max())
     )
     assert d == pytest.approx(stats.ks_2samp(ref, cur).statistic, abs=0.01)
     assert w == pytest.approx(stats.wasserstein_distance(ref, cur), rel=0.05)
@@ -201,7 +201,115 @@ def test_the_window_drifts_when_the_configured_share_of_features_drift():
     assert not drift.window_verdict(results, share=0.5).drifted
     verdict = drift.window_verdict(results, share=0.3)
     assert verdict.drifted and verdict.drifted_features == ["a"]
-    assert "1 of 3 features drifted" in verdict.why
+    assert "1 of 3 input features drifted" in verdict.why
+
+
+def test_a_window_summary_names_the_drifted_columns_it_does_not_count():
+    def result(name, drifted):
+        return drift.FeatureResult(name, "numeric", "psi", 0.3 if drifted else 0.0, 0.1, drifted, 10, 10, "")
+
+    verdict = drift.window_verdict(
+        [result("a", True), result("b", True), result("c", False)], share=0.5, others=[result("churn_score", True)]
+    )
+    assert verdict.why.startswith("2 of 3 input features drifted")
+    assert "Also drifted, not counted among the inputs: churn_score" in verdict.why
+
+
+def test_a_window_where_no_feature_has_a_value_is_no_data_not_no_drift():
+    empty = drift.FeatureResult("a", "numeric", "ks", 0.0, 0.05, False, 100, 0, "no values in this window")
+    verdict = drift.window_verdict([empty])
+    assert verdict.no_data and not verdict.drifted
+    assert verdict.why.startswith(drift.NO_DATA_WHY)
+
+
+def _decide(ref, cur, **options):
+    profile = profiles.profile_numeric(np.asarray(ref, dtype=np.float64))
+    return drift.numeric_drift(
+        "x", profile, profiles.bin_numeric(profile, np.asarray(cur, dtype=np.float64)), **options
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "drifts"),
+    [(np.full(1000, 6.0), True), (np.random.default_rng(0).normal(5, 1, 1000), True), (np.full(1000, 5.0), False)],
+    ids=["another-constant", "spread-around-it", "the-same-constant"],
+)
+def test_a_constant_reference_is_judged_by_ks_and_catches_any_change(current, drifts):
+    result = _decide(np.full(5000, 5.0), current)
+    assert result.method == "ks" and result.drifted is drifts
+    assert result.statistic == pytest.approx(stats.ks_2samp(np.full(5000, 5.0), current).statistic, abs=1e-9)
+    assert "one constant value" in result.why
+
+
+def test_a_tiny_reference_is_judged_by_a_test_not_a_raw_distance():
+    rng = np.random.default_rng(4)
+    ref, cur = rng.normal(size=50), rng.normal(size=5000)  # the same distribution
+    result = _decide(ref, cur, method="jensen_shannon", threshold=0.1)
+    assert result.scores["jensen_shannon"] > 0.1  # what used to fire
+    assert result.method == "ks" and not result.drifted
+    assert "50 rows" in result.why
+
+
+def test_a_distance_over_its_threshold_on_a_window_too_small_to_tell_is_not_drift():
+    rng = np.random.default_rng(11)
+    ref = rng.poisson(1.5, 20_000)
+    noisy = next(
+        cur
+        for seed in range(200)
+        if (cur := np.random.default_rng(seed).poisson(1.5, 300)) is not None
+        and _decide(ref, cur).scores["wasserstein"] >= 0.1
+    )
+    result = _decide(ref, noisy)
+    assert result.method == "wasserstein" and not result.drifted
+    assert "cannot tell the window from the reference" in result.why
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(["normal", "lognormal", "integers", "uniform", "constant"]),
+    st.floats(-1.0, 1.0),
+    st.integers(30, 3000),
+)
+def test_the_binned_estimates_bound_the_exact_statistics(seed, family, shift, rows):
+    rng = np.random.default_rng(seed)
+    draw = {
+        "normal": lambda n, s: rng.normal(s, 1, n),
+        "lognormal": lambda n, s: rng.lognormal(s, 1, n),
+        "integers": lambda n, s: rng.poisson(2 + s, n).astype(np.float64),
+        "uniform": lambda n, s: rng.uniform(s, 1 + s, n),
+        "constant": lambda n, s: np.full(n, 3.0 + round(s)),
+    }[family]
+    ref, cur = draw(5000, 0.0), draw(rows, shift)
+    profile = profiles.profile_numeric(ref)
+    hist = profiles.bin_numeric(profile, cur)
+    w, bound = drift.wasserstein_from_counts(
+        profile.counts, hist.counts, profile.edges, (profile.min, profile.max), (hist.min, hist.max)
+    )
+    exact_w = stats.wasserstein_distance(ref, cur)
+    assert abs(w - exact_w) <= bound + 1e-9 * max(1.0, exact_w)
+    d, _ = drift.ks_from_counts(profile.counts, hist.counts)
+    exact_d = stats.ks_2samp(ref, cur).statistic
+    assert d - 1e-12 <= exact_d <= drift.ks_upper_bound(profile.counts, hist.counts, profile.edges) + 1e-12
+
+
+def test_near_the_threshold_the_exact_value_decides():
+    """A lognormal window whose binned Wasserstein lies just over 0.1 while the exact one is under:
+    the binned verdict is flagged, and the exact decision reverses it."""
+    rng = np.random.default_rng(5)
+    ref = rng.lognormal(0, 1, 20_000)
+    profile = profiles.profile_numeric(ref)
+    for shift in np.linspace(0.05, 0.2, 61):
+        cur = np.random.default_rng(6).lognormal(shift, 1, 20_000)
+        binned = drift.numeric_drift("x", profile, profiles.bin_numeric(profile, cur))
+        exact = drift.exact_numeric_drift(binned, profile, cur, threshold=binned.threshold)
+        if binned.drifted != exact.drifted:
+            break
+    else:
+        pytest.fail("no window straddles the threshold")
+    assert binned.needs_exact, "a verdict the exact value reverses was inside the margin"
+    assert exact.drifted == (stats.wasserstein_distance(profile.sample, cur) / profile.sample.std() >= 0.1)
+    assert "exact on the window's raw values" in exact.why
 
 
 def test_volume_check_flags_a_drop_and_a_spike_against_the_trailing_median():

@@ -42,7 +42,7 @@ class Command(BaseCommand):
                 f"  {result.feature:<24} {result.method:<15} {result.statistic:>10.4g}  "
                 f"threshold {result.threshold:<6g} {verdict:<8} {result.why}"
             )
-        self.stdout.write(f"Window: {'DRIFTED' if run.drifted else 'ok'} — {run.why}")
+        self.stdout.write(f"Window: {run.outcome_label.upper()} — {run.why}")
         if run.volume:
             self.stdout.write(f"Volume: {run.volume.get('anomaly') or 'ok'} — {run.volume.get('why', '')}")
 
