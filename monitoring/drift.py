@@ -382,13 +382,19 @@ def numeric_drift(
     }
     result = _verdict(feature, "numeric", method, threshold, scores, {Method.KS: p}, profile.n, current.n)
     result.why = note + result.why
-    if current.n and method == Method.KS:
-        # The exact statistic lies between the binned one and ks_upper_bound; so does the verdict.
+    if current.n:
+        # The exact KS statistic lies between the binned one and ks_upper_bound, so its p-value lies
+        # between these two; the exact Wasserstein lies within w_bound of the binned one.
         p_low = ks_p_value(ks_upper_bound(ref, cur, profile.edges), profile.n, current.n)
-        result.needs_exact = (p_low < threshold) != (p < threshold)
-    elif current.n and method == Method.WASSERSTEIN:
-        margin = w_bound / scale
-        result.needs_exact = abs(w / scale - threshold) <= margin
+        test_unsure = (p_low < threshold) != (p < threshold)
+        confirm_unsure = (p_low < CONFIRM_P_VALUE) != (p < CONFIRM_P_VALUE)
+        if method == Method.KS:
+            result.needs_exact = test_unsure
+        else:
+            margin = w_bound / scale if method == Method.WASSERSTEIN else 0.0
+            value = scores[method]
+            # A distance that may be over its threshold is drift only if the KS test confirms it.
+            result.needs_exact = abs(value - threshold) <= margin or (value + margin >= threshold and confirm_unsure)
     return result
 
 
