@@ -39,6 +39,7 @@ class VersionFact:
     has_input_signature: bool
     has_run: bool  # linked to a run the mirror knows
     aliases: tuple[str, ...] = ()
+    run_id: str = ""  # the run that trained it
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class ProjectEvidence:
 
     def serving_versions(self) -> tuple[VersionFact, ...]:
         return tuple(v for v in self.versions if set(v.aliases) & set(self.serving_aliases))
+
+    def version_run_ids(self) -> frozenset[str]:
+        return frozenset(v.run_id for v in self.versions if v.run_id)
 
 
 SOURCE_MIRROR = "mirror"

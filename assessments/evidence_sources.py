@@ -105,6 +105,7 @@ def gather_mirror(*, project: Project, since: datetime) -> dict[str, Any] | None
             has_input_signature=bool(v.signature_inputs),
             has_run=v.run is not None,
             aliases=tuple(v.aliases or ()),
+            run_id=v.run_id or "",
         )
         for v in versions.select_related("run")
     )

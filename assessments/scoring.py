@@ -24,6 +24,7 @@ MAX_LEVEL = 2
 SHARE_REQUIRED = 0.9  # share of recent runs that must carry a fact (git commit, dataset, ...)
 AUTOMATED_SHARE_REQUIRED = 0.8
 MIN_AUTOMATED_RUNS = 3
+MIN_JUDGED_RUNS = 3  # fewer runs that matter than this, and a share says nothing: "cannot tell"
 MONITOR_DATA_MAX_AGE = timedelta(days=7)
 MISMATCH_MAX_OPEN = timedelta(days=7)
 AUTOMATED_SOURCE_TYPES = frozenset({"JOB", "PROJECT", "PIPELINE"})
@@ -183,17 +184,51 @@ def _run_links(runs: Iterable) -> tuple[Link, ...]:
     return tuple(Link(f"run {r.name or r.run_id[:8]}", r.url) for r in list(runs)[:MAX_LINKS])
 
 
-def _share_check(evidence: ProjectEvidence, has: Callable, what: str) -> CheckResult:
+def _is_automated(run: object) -> bool:
+    return run.source_type.upper() in AUTOMATED_SOURCE_TYPES or run.trigger in AUTOMATED_TRIGGERS
+
+
+def _judged_runs(evidence: ProjectEvidence) -> tuple[list, int]:
+    """The runs a reproducibility or automation claim is about: those behind the project's live
+    registered versions and those its pipelines started (jobs, schedules, triggers). Scratch runs —
+    a notebook experiment, three ad-hoc tries — are not what ships, and judging them would let
+    them move a level within a minute. Returns (judged runs, how many other runs were left out)."""
+    behind_versions = evidence.version_run_ids()
+    judged = [r for r in evidence.runs if r.run_id in behind_versions or _is_automated(r)]
+    return judged, len(evidence.runs) - len(judged)
+
+
+JUDGED_RUNS = "runs behind registered versions and pipeline runs"
+
+
+def _share_check(evidence: ProjectEvidence, has: Callable, what: str, *, shipped_only: bool = True) -> CheckResult:
+    """Met when SHARE_REQUIRED of the judged runs of the window have `has`, judged over at least
+    MIN_JUDGED_RUNS runs (fewer: "cannot tell"). `shipped_only` judges the runs behind versions and
+    pipelines (a reproducibility claim); otherwise every run (a tracking habit)."""
     missing = _no_source(evidence, SOURCE_MIRROR, "the MLflow mirror")
     if missing:
         return missing
-    runs = evidence.runs
+    runs, left_out = _judged_runs(evidence) if shipped_only else (list(evidence.runs), 0)
+    kind = JUDGED_RUNS if shipped_only else "runs"
+    window = f"the last {(evidence.until - evidence.since).days} days"
+    not_judged = f" {left_out} other run(s) (notebooks, ad-hoc tries) not judged." if left_out else ""
     if not runs:
-        return CheckResult(Outcome.NOT_MET, "No runs in the window.")
+        return CheckResult(Outcome.NOT_MET, f"No {kind} in {window}: nothing to judge.{not_judged}")
+    if len(runs) < MIN_JUDGED_RUNS:
+        return CheckResult(
+            Outcome.NO_EVIDENCE,
+            f"Cannot tell yet: {len(runs)} {kind} in {window}; {MIN_JUDGED_RUNS} needed to judge." + not_judged,
+            _run_links(runs),
+        )
     good = [r for r in runs if has(r)]
     bad = [r for r in runs if not has(r)]
     share = len(good) / len(runs)
-    summary = f"{len(good)} of {len(runs)} runs ({share:.0%}) {what}; {SHARE_REQUIRED:.0%} needed."
+    without = ""
+    if bad:
+        names = ", ".join(r.name or r.run_id[:8] for r in bad[:5])
+        without = f" Without: {names}{'…' if len(bad) > 5 else ''}."
+    summary = f"{len(good)} of {len(runs)} {kind} in {window} ({share:.0%}) {what}; {SHARE_REQUIRED:.0%} needed."
+    summary += without + not_judged
     # Show the offenders first: they are what to fix.
     links = _run_links(bad) + _run_links(good[: max(0, MAX_LINKS - len(bad))])
     return CheckResult(Outcome.MET if share >= SHARE_REQUIRED else Outcome.NOT_MET, summary, links[:MAX_LINKS])
@@ -201,7 +236,9 @@ def _share_check(evidence: ProjectEvidence, has: Callable, what: str) -> CheckRe
 
 @check("runs_params_metrics")
 def runs_params_metrics(evidence: ProjectEvidence) -> CheckResult:
-    return _share_check(evidence, lambda r: r.param_count > 0 and r.metric_count > 0, "log params and metrics")
+    return _share_check(
+        evidence, lambda r: r.param_count > 0 and r.metric_count > 0, "log params and metrics", shipped_only=False
+    )
 
 
 @check("runs_git_commit")
@@ -295,15 +332,12 @@ def runs_automated_cadence(evidence: ProjectEvidence) -> CheckResult:
     missing = _no_source(evidence, SOURCE_MIRROR, "the MLflow mirror")
     if missing:
         return missing
-    runs = evidence.runs
+    runs, _ = _judged_runs(evidence)
     if not runs:
-        return CheckResult(Outcome.NOT_MET, "No runs in the window.")
-    automated = sorted(
-        (r for r in runs if r.source_type.upper() in AUTOMATED_SOURCE_TYPES or r.trigger in AUTOMATED_TRIGGERS),
-        key=lambda r: r.start_time,
-    )
+        return CheckResult(Outcome.NOT_MET, f"No {JUDGED_RUNS} in the window.")
+    automated = sorted((r for r in runs if _is_automated(r)), key=lambda r: r.start_time)
     share = len(automated) / len(runs)
-    summary = f"{len(automated)} of {len(runs)} runs ({share:.0%}) started by a job, pipeline or schedule"
+    summary = f"{len(automated)} of {len(runs)} {JUDGED_RUNS} ({share:.0%}) started by a job, pipeline or schedule"
     links = _run_links(automated[-MAX_LINKS:])
     if share < AUTOMATED_SHARE_REQUIRED or len(automated) < MIN_AUTOMATED_RUNS:
         manual = [r for r in runs if r not in automated]
@@ -357,23 +391,31 @@ def monitor_receiving_data(evidence: ProjectEvidence) -> CheckResult:
 
 @check("alerts_routed")
 def alerts_routed(evidence: ProjectEvidence) -> CheckResult:
+    """Judged on the monitors that watch what serves: a colleague's test monitor on another version
+    says nothing about whether production's alerts reach anyone."""
     missing = _no_source(evidence, SOURCE_MONITORING, "monitoring")
     if missing:
         return missing
     active = [m for m in evidence.monitors if m.active]
-    if not active:
-        return CheckResult(Outcome.NOT_MET, "No active monitor, so no alert can reach anyone.")
-    silent = [m for m in active if m.channel_count == 0]
+    serving = [m for m in active if m.watches_serving_version]
+    others = len(active) - len(serving)
+    not_judged = f" {others} other active monitor(s), not on the serving version, not judged." if others else ""
+    if not serving:
+        return CheckResult(
+            Outcome.NOT_MET, "No active monitor watches the serving version, so no alert can reach anyone." + not_judged
+        )
+    silent = [m for m in serving if m.channel_count == 0]
     if silent:
         return CheckResult(
             Outcome.NOT_MET,
-            f"{len(silent)} of {len(active)} active monitors send their alerts nowhere.",
+            f"{len(silent)} of {len(serving)} active monitors on the serving version send their alerts nowhere."
+            + not_judged,
             tuple(Link(m.name, m.url) for m in silent[:MAX_LINKS]),
         )
     return CheckResult(
         Outcome.MET,
-        f"All {len(active)} active monitors have a notification channel.",
-        tuple(Link(m.name, m.url) for m in active[:MAX_LINKS]),
+        f"All {len(serving)} active monitors on the serving version have a notification channel." + not_judged,
+        tuple(Link(m.name, m.url) for m in serving[:MAX_LINKS]),
     )
 
 

@@ -150,3 +150,76 @@ def test_runs_that_stopped_coming_break_the_cadence():
 def test_evidence_links_point_at_the_runs_to_fix_first():
     bad = evidence(runs=(*GOOD_RUNS[:5], run(5, git_commit="")))
     assert run_check("runs_git_commit", bad).links[0].url == "/runs/r5"
+
+
+# --- Evidence rules judge what the claim is about, so noise cannot move a level ---------------------
+
+
+def _run(name, *, shipped, commit=True, dataset=True, days_ago=1):
+    from assessments.evidence import RunFact
+
+    return RunFact(
+        run_id=name,
+        name=name,
+        url=f"/runs/{name}/",
+        start_time=datetime(2026, 11, 1, tzinfo=UTC) - timedelta(days=days_ago),
+        status="FINISHED",
+        param_count=2,
+        metric_count=1,
+        git_commit="a" * 40 if commit else "",
+        has_dataset=dataset,
+        source_type="JOB" if shipped else "LOCAL",
+        trigger="schedule" if shipped else "",
+    )
+
+
+def _evidence_with(runs, monitors=()):
+    from assessments.evidence import SOURCE_MIRROR, SOURCE_MONITORING, ProjectEvidence, VersionFact
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    version = VersionFact("m", 1, "/m/1", now, True, True, ("champion",), run_id=runs[0].run_id)
+    return ProjectEvidence(
+        since=now - timedelta(days=90),
+        until=now,
+        runs=tuple(runs),
+        versions=(version,),
+        monitors=tuple(monitors),
+        sources=frozenset({SOURCE_MIRROR, SOURCE_MONITORING}),
+    )
+
+
+def test_three_ad_hoc_runs_without_commit_or_dataset_do_not_move_reproducibility():
+    from assessments.scoring import run_check
+
+    pipeline = [_run(f"weekly-{i}", shipped=True, days_ago=7 * i + 1) for i in range(10)]
+    scratch = [_run(f"try-{i}", shipped=False, commit=False, dataset=False) for i in range(3)]
+    evidence = _evidence_with(pipeline + scratch)
+    for key in ("runs_git_commit", "runs_dataset", "runs_automated_cadence"):
+        result = run_check(key, evidence)
+        assert result.outcome == "met", (key, result.summary)
+    commit = run_check("runs_git_commit", evidence)
+    assert "10 of 10 runs behind registered versions and pipeline runs" in commit.summary
+    assert "3 other run(s)" in commit.summary
+
+
+def test_a_share_rule_names_the_runs_that_fail_it_and_says_cannot_tell_on_too_few():
+    from assessments.scoring import run_check
+
+    runs = [_run(f"weekly-{i}", shipped=True, commit=i % 4 != 0) for i in range(8)]
+    result = run_check("runs_git_commit", _evidence_with(runs))
+    assert result.outcome == "not_met"
+    assert "6 of 8" in result.summary and "Without: weekly-0, weekly-4." in result.summary
+    assert [link.label for link in result.links[:2]] == ["run weekly-0", "run weekly-4"]
+    too_few = run_check("runs_git_commit", _evidence_with(runs[:2]))
+    assert too_few.outcome == "no_evidence" and "Cannot tell yet" in too_few.summary
+
+
+def test_a_test_monitor_without_channels_off_the_serving_version_does_not_fail_alert_routing():
+    from assessments.evidence import MonitorFact
+    from assessments.scoring import run_check
+
+    production = MonitorFact("prod", "/m/1", True, True, datetime(2026, 11, 1, tzinfo=UTC), 1)
+    colleagues_test = MonitorFact("test", "/m/2", True, False, None, 0)
+    evidence = _evidence_with([_run("r", shipped=True)], monitors=[production, colleagues_test])
+    result = run_check("alerts_routed", evidence)
+    assert result.outcome == "met" and "1 other active monitor" in result.summary

@@ -148,7 +148,7 @@ def test_the_scorecard_shows_level_gaps_evidence_charts_and_history(client, engi
     assert "https://wiki.example.com/card" in page  # the answer's evidence link
     assert 'id="category-figure"' in page and 'id="history-figure"' in page
     assert "vendor/plotly/plotly.min.js" in page and "cdn" not in page.lower()
-    assert "No evidence yet" in page or "No runs in the window" in page
+    assert "No evidence yet" in page or "nothing to judge" in page
 
 
 def test_the_scorecard_exports_as_csv_and_json(client, manager, private_project):

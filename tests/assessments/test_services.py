@@ -162,10 +162,11 @@ def test_a_sync_that_brings_new_runs_rescores_the_project_owning_them_in_a_celer
     Experiment.objects.filter(mlflow_id=experiment_id).update(project=project)
     assert not ScorecardSnapshot.objects.filter(project=project).exists()
 
-    run = mlflow_client.create_run(experiment_id, tags={"mlflow.source.git.commit": "a" * 40})
-    mlflow_client.log_param(run.info.run_id, "C", "1.0")
-    mlflow_client.log_metric(run.info.run_id, "f1", 0.8)
-    mlflow_client.set_terminated(run.info.run_id)
+    for _ in range(3):  # the fewest runs a share is judged on
+        run = mlflow_client.create_run(experiment_id, tags={"mlflow.source.git.commit": "a" * 40})
+        mlflow_client.log_param(run.info.run_id, "C", "1.0")
+        mlflow_client.log_metric(run.info.run_id, "f1", 0.8)
+        mlflow_client.set_terminated(run.info.run_id)
     sync_execute(kind="incremental")
 
     assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
