@@ -102,6 +102,7 @@ def portfolio_row_as_dict(row: PortfolioRow) -> dict[str, Any]:
         "overall_percent": snap.overall_percent if snap else None,
         "trend_30_days": row.trend_30,
         "trend_90_days": row.trend_90,
+        "level_change_30_days": row.level_change_30,
         "level_change_90_days": row.level_change_90,
         "category_percents": snap.category_percents if snap else {},
         "computed_at": snap.computed_at.isoformat() if snap else None,
@@ -112,7 +113,18 @@ def portfolio_csv(rows: Iterable[PortfolioRow], categories: list[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["project", "team", "level", "progress_to_next_%", "overall_%", "trend_30d_pts", "trend_90d_pts", "computed_at"]
+        [
+            "project",
+            "team",
+            "level",
+            "progress_to_next_%",
+            "overall_%",
+            "level_change_30d",
+            "trend_30d_pts",
+            "level_change_90d",
+            "trend_90d_pts",
+            "computed_at",
+        ]
         + [f"{category_label(c)} %" for c in categories]
     )
     for row in rows:
@@ -124,7 +136,9 @@ def portfolio_csv(rows: Iterable[PortfolioRow], categories: list[str]) -> str:
                 "" if d["level"] is None else d["level"],
                 d["progress_to_next"] if d["scored"] else "",
                 d["overall_percent"] if d["scored"] else "",
+                "" if d["level_change_30_days"] is None else d["level_change_30_days"],
                 "" if d["trend_30_days"] is None else d["trend_30_days"],
+                "" if d["level_change_90_days"] is None else d["level_change_90_days"],
                 "" if d["trend_90_days"] is None else d["trend_90_days"],
                 d["computed_at"] or "",
             ]

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Category(models.TextChoices):
@@ -127,3 +127,39 @@ class ScorecardSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} level {self.level} @ {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class LevelChange(models.Model):
+    """A project's level moved: stored with the scorecard that moved it and the criteria that
+    flipped, so "2 → 0 on 29 Nov" can say why, and a drop can be told to the project's leads."""
+
+    project = models.ForeignKey("registry.Project", on_delete=models.CASCADE, related_name="level_changes")
+    snapshot = models.OneToOneField(ScorecardSnapshot, on_delete=models.CASCADE, related_name="level_change")
+    at = models.DateTimeField()
+    from_level = models.PositiveSmallIntegerField()
+    to_level = models.PositiveSmallIntegerField()
+    # [{"code", "title", "level", "before", "after", "summary"}]: criteria whose "met" flipped.
+    flipped = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(from_level=F("to_level")), name="level_change_changes_the_level"),
+        ]
+        indexes = [
+            # The scorecard's level history, newest first.
+            models.Index(fields=["project", "-at"], name="level_change_project_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project}: level {self.from_level} → {self.to_level} @ {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def dropped(self) -> bool:
+        return self.to_level < self.from_level
+
+    @property
+    def sentence(self) -> str:
+        """e.g. "2 → 0 on 29 Nov 07:08: REP-1 Reproducible runs: 17 of 20 runs … carry a git commit"."""
+        reasons = "; ".join(f"{c['code']} {c['title']}: {c['summary']}" for c in self.flipped) or "no criterion named"
+        return f"{self.from_level} → {self.to_level} on {self.at:%d %b %H:%M}: {reasons}"

@@ -564,6 +564,12 @@ def _answer_result(
     )
 
 
+PROGRESS_RULE = (
+    "Progress toward a level counts every applicable criterion of that level and below: met counts 1; "
+    "partly met, or met but stale or challenged, counts ½; anything else 0."
+)
+
+
 def _percent(results: Iterable[CriterionResult]) -> float:
     applicable = [r for r in results if r.applicable]
     if not applicable:
@@ -606,10 +612,12 @@ def score(
     for r in results:
         by_level[r.spec.level].append(r)
         by_category[r.spec.category].append(r)
-    level_percents = {n: _percent(by_level[n]) for n in range(1, MAX_LEVEL + 1)}
+    # One definition of progress, for the bars, the "of the way" line, the portfolio and the CSV:
+    # toward level n counts every applicable criterion of level n and below (PROGRESS_RULE).
+    level_percents = {n: _percent(r for r in results if r.spec.level <= n) for n in range(1, MAX_LEVEL + 1)}
     category_percents = {c: _percent(rs) for c, rs in by_category.items()}
     next_level = min(level + 1, MAX_LEVEL)
-    progress = 100.0 if level == MAX_LEVEL else _percent(r for r in results if r.spec.level <= next_level)
+    progress = 100.0 if level == MAX_LEVEL else level_percents[next_level]
 
     unmet = [r for r in results if r.applicable and not r.counts_as_met]
     left_in_category = defaultdict(int)

@@ -109,9 +109,16 @@ class PortfolioRow:
     def trend_90(self) -> float | None:
         return self._delta(self.then_90)
 
+    def _level_change(self, then: ScorecardSnapshot | None) -> int | None:
+        return None if self.snapshot is None or then is None else self.snapshot.level - then.level
+
+    @property
+    def level_change_30(self) -> int | None:
+        return self._level_change(self.then_30)
+
     @property
     def level_change_90(self) -> int | None:
-        return None if self.snapshot is None or self.then_90 is None else self.snapshot.level - self.then_90.level
+        return self._level_change(self.then_90)
 
 
 def portfolio_for(

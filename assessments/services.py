@@ -5,9 +5,12 @@ import logging
 import threading
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -15,7 +18,7 @@ from registry.models import Project
 
 from . import selectors
 from .errors import AnswerInvalid, PermissionDenied
-from .models import AnswerStatus, AttestedAnswer, Criterion, ReviewState, ScorecardSnapshot
+from .models import AnswerStatus, AttestedAnswer, Criterion, LevelChange, ReviewState, ScorecardSnapshot
 from .scoring import CriterionSpec, Scorecard
 
 logger = logging.getLogger(__name__)
@@ -54,12 +57,77 @@ def scorecard_recompute(
     # The project row lock serialises two recomputations of one project, so a change is stored once.
     project = Project.objects.select_for_update().get(pk=project_id)
     card = selectors.scorecard_compute(project=project, now=now, specs=specs)
-    latest = ScorecardSnapshot.objects.filter(project=project).order_by("-computed_at").values("fingerprint").first()
-    if latest is not None and latest["fingerprint"] == card.fingerprint():
+    latest = ScorecardSnapshot.objects.filter(project=project).order_by("-computed_at").first()
+    if latest is not None and latest.fingerprint == card.fingerprint():
         return None
     snapshot = snapshot_from(project=project, card=card, at=now)
     snapshot.save()
+    if latest is not None and latest.level != card.level:
+        _level_change_record(project=project, before=latest, card=card, snapshot=snapshot)
     return snapshot
+
+
+def _met(outcome: dict[str, object] | None) -> bool:
+    return bool(outcome) and outcome["outcome"] == "met" and not outcome.get("stale") and not outcome.get("challenged")
+
+
+def _level_change_record(
+    *, project: Project, before: ScorecardSnapshot, card: Scorecard, snapshot: ScorecardSnapshot
+) -> LevelChange:
+    """Store the move with the criteria that flipped (met -> not, or back), audit it, and tell the
+    project's leads when the level dropped."""
+    flipped = [
+        {
+            "code": r.spec.code,
+            "title": r.spec.title,
+            "level": r.spec.level,
+            "before": str((before.outcomes.get(r.spec.code) or {}).get("outcome", "")),
+            "after": r.outcome.value,
+            "summary": r.summary,
+        }
+        for r in card.results
+        if r.applicable and _met(before.outcomes.get(r.spec.code)) != r.counts_as_met
+    ]
+    change = LevelChange.objects.create(
+        project=project,
+        snapshot=snapshot,
+        at=snapshot.computed_at,
+        from_level=before.level,
+        to_level=card.level,
+        flipped=flipped,
+    )
+    _audit(
+        action="maturity.level_changed",
+        actor=None,
+        obj=change,
+        project=project,
+        summary=f"{project} moved from level {before.level} to {card.level}: "
+        + (", ".join(c["code"] for c in flipped) or "no criterion named"),
+    )
+    if change.dropped:
+        transaction.on_commit(lambda: _mail_level_drop(change.pk))
+    return change
+
+
+def _mail_level_drop(change_id: int) -> None:
+    change = LevelChange.objects.select_related("project").get(pk=change_id)
+    leads = [
+        m.user.email
+        for m in change.project.memberships.filter(role="lead").select_related("user")
+        if m.user.email and m.user.is_active
+    ]
+    if not leads:
+        return
+    url = f"{settings.PORTAL_BASE_URL}{reverse('assessments:scorecard', args=[change.project.slug])}"
+    lines = [f"- {c['code']} {c['title']}: {c['summary']}" for c in change.flipped]
+    body = (
+        f"{change.project} dropped from level {change.from_level} to {change.to_level} "
+        f"on {change.at:%Y-%m-%d %H:%M} UTC. What changed:\n" + "\n".join(lines) + f"\n\nScorecard: {url}\n"
+    )
+    try:
+        send_mail(f"{change.project}: maturity level {change.from_level} → {change.to_level}", body, None, leads)
+    except OSError:
+        logger.exception("Could not e-mail the leads of %s about its level drop", change.project)
 
 
 # Projects whose rescoring waits for the current transaction to commit, per thread. Many answers

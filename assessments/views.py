@@ -16,7 +16,7 @@ from . import charts, exports, selectors, services
 from .errors import PortalError
 from .forms import AnswerForm, ReviewForm
 from .models import AttestedAnswer, Category
-from .scoring import MAX_LEVEL
+from .scoring import MAX_LEVEL, PROGRESS_RULE
 
 VIEW = "assessments.view_scorecardsnapshot"
 
@@ -49,6 +49,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
         "assessments/portfolio.html",
         {
             "rows": rows,
+            "progress_rule": PROGRESS_RULE,
             "counts": counts,
             "unscored": unscored,
             "heatmap": heatmap,
@@ -93,6 +94,7 @@ def scorecard(request: HttpRequest, slug: str) -> HttpResponse:
             "label": c.label,
             "percent": card.category_percents[c.value],
             "met": sum(1 for r in by_category[c.value] if r.counts_as_met),
+            "half": sum(1 for r in by_category[c.value] if r.applicable and r.weight == 0.5),
             "applicable": sum(1 for r in by_category[c.value] if r.applicable),
             "results": by_category[c.value],
         }
@@ -112,7 +114,9 @@ def scorecard(request: HttpRequest, slug: str) -> HttpResponse:
             if len(history) > 1
             else None,
             "history": history[-10:][::-1],
+            "level_changes": list(project.level_changes.all()[:10]),
             "level_bars": [(n, card.level_percents[n]) for n in range(1, MAX_LEVEL + 1)],
+            "progress_rule": PROGRESS_RULE,
             "answers": answers,
             "can_answer": selectors.can_answer(user=request.user, project=project),
             "can_review": selectors.can_review(user=request.user, project=project),

@@ -200,7 +200,29 @@ def test_the_portfolio_shows_the_trend_since_30_and_90_days(client, manager):
     client.force_login(manager)
     row = client.get("/api/v1/assessments/portfolio/").json()["results"][0]
     assert row["trend_90_days"] == 20 and row["trend_30_days"] == 20 and row["level_change_90_days"] == 1
-    assert "+20.0 pts" in client.get("/assessments/").content.decode()
+    assert "▲ level +1" in client.get("/assessments/").content.decode()
+
+
+def test_a_level_lost_shows_red_whatever_the_points_did(client, manager):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    project = ProjectFactory(name="Fell")
+    for days, level, percent in ((40, 2, 30.0), (0, 0, 62.3)):
+        ScorecardSnapshot.objects.create(
+            project=project,
+            computed_at=timezone.now() - timedelta(days=days),
+            level=level,
+            overall_percent=percent,
+            progress_to_next=40,
+            fingerprint=f"f{days}",
+        )
+    client.force_login(manager)
+    page = client.get("/assessments/").content.decode()
+    assert '<span class="trend trend-down">▼ level -2' in page and "+32.3 pts" in page
+    assert "trend-up" not in page
+    assert "Progress toward a level counts every applicable criterion" in page
 
 
 def test_the_maturity_entry_is_in_the_navigation_for_managers(client, manager):

@@ -128,3 +128,11 @@ def test_a_level_means_every_criterion_up_to_it_is_met(statuses_by_code):
     assert all(g.spec.level > result.level for g in result.gaps)
     assert 0 <= result.overall_percent <= 100
     assert 0 <= result.progress_to_next <= 100
+
+
+def test_progress_has_one_definition_the_bars_and_the_next_level_line_share():
+    result = card({"A1": answer("met"), "A2": answer("partly"), "B1": answer("met")})
+    assert result.level == 0
+    # Toward level 1: A1 (1) and A2 (½) of 2; toward level 2: those and B1 (1), B2 (0) of 4.
+    assert result.level_percents == {1: 75.0, 2: 62.5}
+    assert result.progress_to_next == result.level_percents[1]

@@ -213,3 +213,35 @@ def test_answers_saved_in_one_transaction_queue_one_rescoring_per_project(engine
     finally:
         app.conf.task_default_queue = previous_queue
     assert queued == len(projects)  # six answers, two projects: two tasks
+
+
+ANSWER = {"status": "met", "evidence_url": "https://wiki.example.com/card", "note": "Written"}
+
+
+@pytest.mark.django_db
+def test_a_level_drop_is_stored_with_the_criteria_that_flipped_shown_and_mailed_to_the_leads(
+    client, engineer, manager, mailoutbox, django_capture_on_commit_callbacks
+):
+    from assessments.models import LevelChange
+
+    project = ProjectFactory(name="Dropping")
+    project.memberships.create(user=engineer, role="lead")
+    project.memberships.create(user=manager, role="member")
+    spec = [CriterionSpec(code="DOC-1", level=1, category="documentation", title="Model card", kind="attested")]
+    now = timezone.now()
+    services.answer_set(project=project, criterion_code="DOC-1", user=engineer, **ANSWER)
+    # With only this level-1 criterion in the rubric, meeting it meets level 2 too (none left there).
+    assert services.scorecard_recompute(project_id=project.pk, now=now, specs=spec).level == 2
+    services.answer_set(project=project, criterion_code="DOC-1", user=engineer, **(ANSWER | {"status": "not_met"}))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.scorecard_recompute(project_id=project.pk, now=now + timedelta(minutes=1), specs=spec)
+
+    change = LevelChange.objects.get(project=project)
+    assert (change.from_level, change.to_level) == (2, 0) and change.dropped
+    assert [c["code"] for c in change.flipped] == ["DOC-1"]
+    assert change.sentence.startswith("2 → 0 on ")
+    assert [m.to for m in mailoutbox if "level 2 → 0" in m.subject] == [[engineer.email]]
+    client.force_login(manager)
+    page = client.get(f"/assessments/{project.slug}/").content.decode()
+    assert "▼ 2 → 0" in page and "DOC-1 Model card" in page
