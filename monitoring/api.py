@@ -30,6 +30,7 @@ from .models import (
     RetrainEvent,
     RetrainTrigger,
 )
+from .schema import declared_types_parse
 from .tasks import drift_run_enqueue
 
 
@@ -80,7 +81,17 @@ class BatchIngestView(APIView):
     @extend_schema(
         request={"application/json": dict, "text/csv": str, "application/vnd.apache.parquet": bytes},
         responses={201: BatchOut, 200: BatchOut},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter(
+                "X-Column-Types",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="For JSON and CSV: the exact type of each column, e.g. a=float32,b=float64 "
+                "(MLflow or NumPy names), compared type for type with the model's signature.",
+            ),
+        ],
     )
     def post(self, request: Request, monitor_id: int) -> Response:
         monitor = services.ingest_token_check(monitor_id=monitor_id, key=_bearer(request))
@@ -115,7 +126,13 @@ class BatchIngestView(APIView):
         key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
         if len(key) > 200:
             raise BadBatch("The Idempotency-Key is longer than 200 characters.", code="invalid")
-        result = services.batch_ingest(monitor=monitor, body=body, fmt=fmt, idempotency_key=key)
+        try:
+            declared = declared_types_parse(request.META.get("HTTP_X_COLUMN_TYPES", ""))
+        except ValueError as exc:
+            raise BadBatch(f"X-Column-Types: {exc}", code="invalid") from exc
+        result = services.batch_ingest(
+            monitor=monitor, body=body, fmt=fmt, idempotency_key=key, declared_types=declared
+        )
         headers = {} if result.created else {"Idempotent-Replayed": "true"}
         return Response(
             BatchOut(result.batch).data,
@@ -177,7 +194,8 @@ class MonitorOut(serializers.ModelSerializer):
         fields = [
             "id", "project", "name", "model_name", "alias", "version", "expected_schema", "prediction_column",
             "label_column", "event_time_column", "numeric_method", "numeric_threshold", "categorical_method",
-            "categorical_threshold", "drift_share", "window_seconds", "window_rows", "is_active", "status",
+            "categorical_threshold", "drift_share", "window_seconds", "window_rows", "require_declared_types",
+            "is_active", "status",
             "open_alerts", "last_batch_at", "url",
         ]  # fmt: skip
 
@@ -200,6 +218,7 @@ class MonitorIn(serializers.Serializer):
     drift_share = serializers.FloatField(required=False, min_value=0.01, max_value=1, default=0.5)
     window_seconds = serializers.IntegerField(required=False, min_value=60, default=86_400)
     window_rows = serializers.IntegerField(required=False, min_value=1, allow_null=True, default=None)
+    require_declared_types = serializers.BooleanField(required=False, default=False)
 
 
 class ReferenceFromMlflowIn(serializers.Serializer):

@@ -52,6 +52,11 @@ class Monitor(models.Model):
     )
     volume_drop_below = models.FloatField(default=0.5, help_text="Rows below this share of the trailing median alert.")
     volume_spike_above = models.FloatField(default=2.0)
+    require_declared_types = models.BooleanField(
+        default=False,
+        help_text="JSON and CSV batches must declare their column types (X-Column-Types), so float32 "
+        "against float64 is caught as it is for Parquet.",
+    )
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -36,7 +36,7 @@ from .models import (
     SchemaMismatch,
     monitoring_storage,
 )
-from .schema import NUMBER_TYPES, received_schema, schema_compare, schema_from_frame
+from .schema import NUMBER_TYPES, declared_types_check, received_schema, schema_compare, schema_from_frame
 from .signatures import artifact_read, signature_fetch, training_run_id
 
 TOKEN_PREFIX = "mpi_"  # marks a monitoring ingest token in logs and secret scanners
@@ -80,6 +80,7 @@ MONITOR_FIELDS = (
     "window_rows",
     "volume_drop_below",
     "volume_spike_above",
+    "require_declared_types",
     "is_active",
 )
 
@@ -327,6 +328,7 @@ def batch_ingest(
     idempotency_key: str = "",
     received_at: datetime | None = None,
     bin_in_background: bool = True,
+    declared_types: dict[str, str] | None = None,
 ) -> IngestResult:
     """Stores a batch and its schema check, or refuses it whole. A repeated Idempotency-Key returns
     the first batch and stores nothing. The batch is binned by a worker after commit, unless the
@@ -337,12 +339,23 @@ def batch_ingest(
             return IngestResult(existing, False, getattr(existing, "schema_mismatch", None))
     parsed = parse_batch(body, fmt=fmt, max_bytes=settings.MONITORING_MAX_BATCH_BYTES)
     frame = parsed.frame
+    # Parquet carries its own types; a declaration only speaks for JSON and CSV.
+    declared = {} if parsed.typed else (declared_types or {})
+    if not parsed.typed and monitor.require_declared_types and not declared:
+        raise BadBatch(
+            f"{monitor.name} checks exact input types, which JSON and CSV cannot show: declare them in an "
+            "X-Column-Types header (e.g. feature_a=float32,feature_b=float64) or send Parquet.",
+            code="types_required",
+        )
+    contradicted = declared_types_check(frame, declared)
+    if contradicted:
+        raise BadBatch("The declared column types do not match the data: " + "; ".join(contradicted) + ".")
     received_at = received_at or timezone.now()
     event_time = received_at
     if monitor.event_time_column:
         event_time = event_times(frame, monitor.event_time_column).min().to_pydatetime()
     ignore = {monitor.prediction_column, monitor.label_column, monitor.event_time_column} - {""}
-    diffs = schema_compare(monitor.expected_schema, frame, typed=parsed.typed, ignore=ignore)
+    diffs = schema_compare(monitor.expected_schema, frame, typed=parsed.typed, ignore=ignore, declared=declared)
     storage = monitoring_storage()
     name = storage.save(
         f"batches/monitor-{monitor.pk}/{received_at:%Y/%m/%d}/{secrets.token_hex(8)}.{fmt}", ContentFile(body)
@@ -355,7 +368,7 @@ def batch_ingest(
                 received_at=received_at,
                 event_time=event_time,
                 rows=len(frame),
-                columns=received_schema(frame, typed=parsed.typed),
+                columns=received_schema(frame, typed=parsed.typed, declared=declared),
                 format=fmt,
                 file_name=name,
                 size_bytes=len(body),

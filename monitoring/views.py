@@ -199,6 +199,12 @@ class MonitorForm(forms.Form):
     window_rows = forms.IntegerField(
         min_value=1, required=False, help_text="Or windows of this many rows (whole batches), instead of time."
     )
+    require_declared_types = forms.BooleanField(
+        required=False,
+        label="JSON/CSV batches declare their column types",
+        help_text="JSON and CSV cannot show float32 against float64: with this, such batches must name their "
+        "types in an X-Column-Types header (e.g. feature_a=float32), checked like Parquet's.",
+    )
     reference = forms.FileField(required=False, help_text="Reference dataset, CSV or Parquet.")
     reference_artifact = forms.CharField(
         required=False,

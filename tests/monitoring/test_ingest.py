@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from monitoring import services
 from monitoring.models import Alert, InferenceBatch, IngestToken, SchemaMismatch
 
 from .conftest import reference_frame, to_parquet
@@ -189,3 +190,59 @@ def test_a_string_sent_where_a_number_is_expected_is_a_mismatch(client, monitor,
     ]
     assert diffs[0]["column"] == "feature_a" and diffs[0]["received"] == "string"
     assert pd.isna(np.nan)
+
+
+# --- JSON and CSV with declared column types ---------------------------------------------------------
+
+
+def _float32_monitor(project, **options):
+    schema = [{"name": "feature_a", "type": "float", "required": True}]
+    return services.monitor_create(
+        actor=None, project=project, name="typed", model_name="m", expected_schema=schema, **options
+    )
+
+
+def _post(client, monitor, body, content_type, **headers):
+    key = services.ingest_token_create(actor=None, monitor=monitor).key
+    return post(client, monitor, body, content_type, key, **headers)
+
+
+def test_json_can_only_show_a_number_but_a_declared_float64_is_caught_against_float32(client, project):
+    monitor = _float32_monitor(project)
+    body = json.dumps([{"feature_a": 1.5}, {"feature_a": 2.5}])
+
+    undeclared = _post(client, monitor, body, "application/json")
+    declared = _post(client, monitor, body, "application/json", **{"X-Column-Types": "feature_a=float64"})
+
+    assert undeclared.status_code == declared.status_code == 201
+    assert undeclared.json()["schema_mismatch"] is None  # a number where float32 is expected: all JSON can say
+    diffs = declared.json()["schema_mismatch"]["diffs"]
+    assert [(d["column"], d["change"], d["expected"], d["received"]) for d in diffs] == [
+        ("feature_a", "type_change", "float", "double")
+    ]
+
+
+def test_a_monitor_can_require_untyped_batches_to_declare_their_types(client, project):
+    monitor = _float32_monitor(project, require_declared_types=True)
+    csv_body = "feature_a\n1.5\n"
+    refused = _post(client, monitor, csv_body, "text/csv")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "types_required"
+    accepted = _post(client, monitor, csv_body, "text/csv", **{"X-Column-Types": "feature_a=float32"})
+    assert accepted.status_code == 201 and accepted.json()["schema_mismatch"] is None
+    assert InferenceBatch.objects.filter(monitor=monitor).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("feature_a", "is not name=type"),
+        ("feature_a=float128", "is not a type"),
+        ("feature_a=string", "declared string but its values are number"),
+        ("feature_b=float32", "declared float but not in the batch"),
+    ],
+)
+def test_a_declaration_that_is_malformed_or_contradicts_the_data_is_refused(client, project, header, message):
+    monitor = _float32_monitor(project)
+    response = _post(client, monitor, '[{"feature_a": 1.5}]', "application/json", **{"X-Column-Types": header})
+    assert response.status_code == 400 and message in response.json()["error"]["message"]
+    assert not InferenceBatch.objects.filter(monitor=monitor).exists()
