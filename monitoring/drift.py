@@ -364,14 +364,15 @@ def numeric_drift(
 ) -> FeatureResult:
     ref, cur = profile.counts, current.counts
     configured = method or default_method("numeric", profile.n)
-    constant = profile.std == 0
+    # Numerically constant: a spread below float64's resolution at the reference's scale is rounding.
+    constant = profile.std <= 1e-12 * max(1.0, abs(profile.mean))
     method, note = _decided_method("numeric", configured, profile.n, constant=constant)
     threshold = DEFAULT_THRESHOLDS[method] if threshold is None or method != configured else threshold
     d, p = ks_from_counts(ref, cur)
     w, w_bound = wasserstein_from_counts(
         ref, cur, profile.edges, (profile.min, profile.max), (current.min, current.max)
     )
-    scale = profile.std if profile.std > 0 else 1.0
+    scale = profile.std if not constant else 1.0
     ref_c, cur_c = coarse_counts(ref, cur)
     scores = {
         Method.KS: d,
