@@ -85,8 +85,14 @@ def delivery_verify(
         raise WebhookRejected(400, "stale_timestamp", f"The delivery is older than {int(max_age_seconds)} s.")
     try:
         payload = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
         raise WebhookRejected(400, "parse_error", "The body is not JSON.") from exc
+    # Signed by whoever holds the secret, but still only trusted to be JSON: anything but an object
+    # with an object "data" is answered, not crashed on.
+    if not isinstance(payload, dict) or not isinstance(payload.get("data", {}), dict):
+        raise WebhookRejected(
+            400, "bad_payload", 'The body must be a JSON object with "entity", "action" and an object "data".'
+        )
     event = f"{payload.get('entity', '')}.{payload.get('action', '')}"
     model_name = str((payload.get("data") or {}).get("name", ""))
     return VerifiedDelivery(delivery_id=delivery_id, event=event, model_name=model_name, payload=payload)

@@ -114,6 +114,25 @@ def test_deliveries_without_headers_or_when_no_secret_is_configured_are_refused(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'{"data": "x"}', b'"text"', b"1" * 5000, b"[" * 1000 + b"]" * 1000, b'{"data": [1]}'],
+    ids=["list", "data-not-object", "string", "huge-integer", "nested-1000-deep", "data-a-list"],
+)
+def test_a_correctly_signed_body_of_the_wrong_shape_gets_a_400_not_a_500(client, webhook_secret, body):
+    delivery_id, timestamp = str(uuid.uuid4()), str(int(time.time()))
+    headers = {
+        "X-MLflow-Delivery-Id": delivery_id,
+        "X-MLflow-Timestamp": timestamp,
+        "X-MLflow-Signature": signature_for(
+            secret=webhook_secret, delivery_id=delivery_id, timestamp=timestamp, body=body
+        ),
+    }
+    response = _post(client, body, headers)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] in ("bad_payload", "parse_error")
+
+
 def test_events_that_do_not_concern_a_model_are_acknowledged_without_a_sync(client, webhook_secret):
     response = _post(client, *_delivery("", event="prompt.created"))
     assert response.status_code == 202 and response.json()["sync_queued"] is False
