@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -105,7 +107,10 @@ class BatchIngestView(APIView):
         content_type = request.META.get("CONTENT_TYPE", "")
         django_request = request._request
         if content_type.startswith("multipart/form-data"):
-            upload = django_request.FILES.get("file")
+            try:
+                upload = django_request.FILES.get("file")
+            except (MultiPartParserError, SuspiciousOperation) as exc:  # no boundary, too many fields or files
+                raise BadBatch(f"The multipart body cannot be read: {exc}", code="parse_error") from exc
             if upload is None:
                 raise BadBatch('Send the batch as the multipart file field "file".', code="parse_error")
             if upload.size > limit:

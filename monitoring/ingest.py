@@ -68,6 +68,14 @@ def _text(body: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _reject_constant(name: str) -> Any:
     raise BadBatch(f"JSON value {name} is not allowed: send null for a missing value.", code="non_finite")
 
@@ -80,6 +88,10 @@ def _parse_json(body: bytes) -> pd.DataFrame:
         raise BadBatch(
             f"The JSON cannot be parsed: {exc.msg} at line {exc.lineno} column {exc.colno}.", code="parse_error"
         ) from exc
+    except RecursionError as exc:
+        raise BadBatch("The JSON is nested too deeply to be a batch of records.", code="parse_error") from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise BadBatch(f"The JSON cannot be parsed: {exc}", code="parse_error") from exc
     if isinstance(data, dict) and "records" in data:
         data = data["records"]
     if not isinstance(data, list):
@@ -92,6 +104,10 @@ def _parse_json(body: bytes) -> pd.DataFrame:
         for key, value in row.items():
             if isinstance(value, dict | list):
                 raise BadBatch(f"Record {i}, column {key!r}: nested values are not supported.", code="parse_error")
+            # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 file or database takes.
+            for text_ in (key, value) if isinstance(value, str) else (key,):
+                if not _encodable(text_):
+                    raise BadBatch(f"Record {i}: a lone surrogate (\\ud800-\\udfff) is not text.", code="not_utf8")
     return pd.DataFrame.from_records(data)
 
 
@@ -99,13 +115,16 @@ def _parse_csv(body: bytes) -> pd.DataFrame:
     text = _text(body)
     if not text.strip():
         raise BadBatch("The batch is empty.", code="empty")
-    header = next(csv.reader(io.StringIO(text)), [])
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
+        raise BadBatch(f"The CSV header cannot be read: {exc}", code="parse_error") from exc
     duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
     if duplicates:
         raise BadBatch(f"Duplicate column names: {', '.join(duplicates)}.", code="duplicate_columns")
     try:
         frame = pd.read_csv(io.StringIO(text))
-    except (pd.errors.ParserError, ValueError) as exc:
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise BadBatch(f"The CSV cannot be parsed: {exc}", code="parse_error") from exc
     return frame
 
@@ -128,11 +147,13 @@ def _parse_parquet(body: bytes, *, max_bytes: int) -> pd.DataFrame:
         if duplicates:
             raise BadBatch(f"Duplicate column names: {', '.join(duplicates)}.", code="duplicate_columns")
         table = parquet.read()
+        # The pandas metadata in the file is the sender's: not JSON, the wrong shape or a dtype that
+        # does not exist all fail here, inside the try.
+        return table.to_pandas()
     except BadBatch:
         raise
-    except (pa.ArrowException, OSError, ValueError) as exc:
+    except (pa.ArrowException, OSError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise BadBatch(f"The Parquet file cannot be read: {exc}", code="corrupt_parquet") from exc
-    return table.to_pandas()
 
 
 def parse_batch(body: bytes, *, fmt: str, max_bytes: int) -> ParsedBatch:

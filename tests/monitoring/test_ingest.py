@@ -246,3 +246,63 @@ def test_a_declaration_that_is_malformed_or_contradicts_the_data_is_refused(clie
     response = _post(client, monitor, '[{"feature_a": 1.5}]', "application/json", **{"X-Column-Types": header})
     assert response.status_code == 400 and message in response.json()["error"]["message"]
     assert not InferenceBatch.objects.filter(monitor=monitor).exists()
+
+
+# --- Hostile bodies: a clear 4xx, never a 500, and nothing stored --------------------------------------
+
+
+def _parquet_with_pandas_metadata(metadata: bytes) -> bytes:
+    table = pa.table({"feature_a": [1.0], "feature_b": [2.0], "segment": ["north"]})
+    buffer = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata({b"pandas": metadata}), buffer)
+    return buffer.getvalue()
+
+
+def _multipart(parts: int, *, files: bool) -> bytes:
+    chunks = []
+    for i in range(parts):
+        disposition = f'form-data; name="f{i}"' + (f'; filename="f{i}.csv"' if files else "")
+        chunks.append(f"--XB\r\nContent-Disposition: {disposition}\r\n\r\nx\r\n")
+    return ("".join(chunks) + "--XB--\r\n").encode()
+
+
+HOSTILE = {
+    "csv-field-over-the-csv-module-limit": (b"a" * 140_000 + b"\n1\n", "text/csv"),
+    "json-nested-100000-deep": (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    "json-integer-of-5000-digits": (b'[{"feature_a": ' + b"1" * 5000 + b"}]", "application/json"),
+    "json-lone-surrogate-key": (b'[{"\\ud800": 1}]', "application/json"),
+    "json-lone-surrogate-value": (b'[{"feature_a": 1, "segment": "\\udfff"}]', "application/json"),
+    "parquet-pandas-metadata-not-json": (_parquet_with_pandas_metadata(b"not json"), "application/vnd.apache.parquet"),
+    "parquet-pandas-metadata-wrong-shape": (
+        _parquet_with_pandas_metadata(b'{"columns": 5, "index_columns": "x"}'),
+        "application/vnd.apache.parquet",
+    ),
+    "parquet-pandas-metadata-bogus-dtype": (
+        _parquet_with_pandas_metadata(
+            b'{"index_columns": [], "column_indexes": [], "columns": [{"name": "feature_a", "field_name": '
+            b'"feature_a", "pandas_type": "bogus", "numpy_type": "no-such-dtype", "metadata": null}]}'
+        ),
+        "application/vnd.apache.parquet",
+    ),
+    "multipart-without-boundary": (b"--XB\r\n\r\n", "multipart/form-data"),
+    "multipart-with-empty-boundary": (b"--\r\n\r\n", "multipart/form-data; boundary="),
+    "multipart-2000-fields": (_multipart(2000, files=False), "multipart/form-data; boundary=XB"),
+    "multipart-1200-files": (_multipart(1200, files=True), "multipart/form-data; boundary=XB"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_body_gets_a_clear_4xx_and_nothing_is_stored(client, monitor, ingest_key, monitoring_storage, case):
+    body, content_type = HOSTILE[case]
+    response = post(client, monitor, body, content_type, ingest_key)
+    assert 400 <= response.status_code < 500, (case, response.status_code, response.content[:300])
+    assert response.json()["error"]["message"]
+    assert not InferenceBatch.objects.filter(monitor=monitor).exists()
+    assert stored_files(monitoring_storage) == []
+
+
+def test_csv_with_old_mac_line_endings_is_read():
+    from monitoring.ingest import parse_batch
+
+    frame = parse_batch(b"feature_a,segment\r1.5,north\r2.5,south\r", fmt="csv", max_bytes=1000).frame
+    assert list(frame["feature_a"]) == [1.5, 2.5]
