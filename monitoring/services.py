@@ -336,6 +336,15 @@ def batch_ingest(
     if idempotency_key:
         existing = InferenceBatch.objects.filter(monitor=monitor, idempotency_key=idempotency_key).first()
         if existing is not None:
+            # A retry sends the same bytes; other bytes under the same key are another batch, and
+            # answering with the first one would drop them silently.
+            if existing.sha256 != hashlib.sha256(body).hexdigest():
+                raise BadBatch(
+                    f"Idempotency-Key {idempotency_key!r} was used for a different batch (received "
+                    f"{existing.received_at:%Y-%m-%d %H:%M:%S} UTC); use a new key for new data.",
+                    code="idempotency_key_reused",
+                    status=422,
+                )
             return IngestResult(existing, False, getattr(existing, "schema_mismatch", None))
     parsed = parse_batch(body, fmt=fmt, max_bytes=settings.MONITORING_MAX_BATCH_BYTES)
     frame = parsed.frame

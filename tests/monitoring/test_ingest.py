@@ -92,6 +92,19 @@ def test_a_retried_post_with_the_same_idempotency_key_returns_the_first_batch(
     assert InferenceBatch.objects.count() == 1 and len(stored_files(monitoring_storage)) == 1
 
 
+def test_an_idempotency_key_reused_for_a_different_body_gets_422_and_the_first_batch_is_untouched(
+    client, monitor, ingest_key, monitoring_storage
+):
+    first_body = reference_frame(5).to_csv(index=False)
+    first = post(client, monitor, first_body, "text/csv", ingest_key, **{"Idempotency-Key": "k-2"})
+    other_body = reference_frame(6).to_csv(index=False)
+    other = post(client, monitor, other_body, "text/csv", ingest_key, **{"Idempotency-Key": "k-2"})
+    assert first.status_code == 201 and other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    batch = InferenceBatch.objects.get()
+    assert batch.pk == first.json()["id"] and batch.rows == 5 and len(stored_files(monitoring_storage)) == 1
+
+
 def test_a_missing_wrong_or_revoked_token_gets_401_and_an_unknown_monitor_404(
     client, monitor, ingest_key, monitoring_storage
 ):
