@@ -12,6 +12,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,6 +62,17 @@ class BatchOut(serializers.ModelSerializer):
     def get_schema_mismatch(self, batch: InferenceBatch) -> dict[str, Any] | None:
         mismatch = getattr(batch, "schema_mismatch", None)
         return {"diffs": mismatch.diffs} if mismatch else None
+
+
+class RawBodyParser(BaseParser):
+    """The body as bytes, read within the batch size limit, for actions that take a file as their
+    body. DRF then has a parser for the request: a session's CSRF check reads request.POST, which
+    without one answered every browser upload with 415. The action checks the content type itself."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
+        return stream.read(settings.MONITORING_MAX_BATCH_BYTES + 1) if stream is not None else b""
 
 
 def _bearer(request: Request) -> str:
@@ -342,7 +354,7 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(DriftRunOut(selectors.runs_for(monitor=monitor), many=True).data)
 
     @extend_schema(request={"text/csv": str, "application/vnd.apache.parquet": bytes}, responses={201: dict})
-    @action(detail=True, methods=["post"], parser_classes=[])
+    @action(detail=True, methods=["post"], parser_classes=[RawBodyParser])
     def reference(self, request: Request, pk: str) -> Response:
         """Upload a reference dataset (CSV or Parquet body); it is profiled once and becomes current."""
         monitor = self.get_object()
@@ -353,7 +365,8 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 code="unsupported_media_type",
                 status=415,
             )
-        body = request._request.read(settings.MONITORING_MAX_BATCH_BYTES + 1)
+        # Parsed by RawBodyParser (so a browser session's CSRF check, which reads request.POST, parses too).
+        body = request.data if isinstance(request.data, bytes) else b""
         reference = services.reference_upload(actor=request.user, monitor_id=monitor.pk, body=body, fmt=fmt)
         return Response({"id": reference.pk, "rows": reference.rows, "features": sorted(reference.profile)}, status=201)
 

@@ -345,3 +345,22 @@ def test_the_monitor_page_reads_the_same_number_of_queries_however_many_windows(
             assert client.get(monitor.get_absolute_url()).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[-1]
+
+
+def test_a_browser_session_uploads_a_reference_with_its_csrf_token(engineer, monitor):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(engineer)
+    browser.get(f"/monitors/{monitor.pk}/")  # sets the CSRF cookie, as the page does
+    token = browser.cookies["csrftoken"].value
+    body = reference_frame(100).to_csv(index=False)
+
+    response = browser.post(
+        f"/api/v1/monitors/{monitor.pk}/reference/", body, content_type="text/csv", headers={"X-CSRFToken": token}
+    )
+    forged = browser.post(f"/api/v1/monitors/{monitor.pk}/reference/", body, content_type="text/csv")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["rows"] == 100
+    assert forged.status_code == 403  # no token: CSRF still holds
