@@ -204,7 +204,7 @@ class MonitorOut(serializers.ModelSerializer):
     url = serializers.CharField(source="get_absolute_url")
     status = serializers.SerializerMethodField()
     open_alerts = serializers.IntegerField(read_only=True)
-    last_batch_at = serializers.DateTimeField(read_only=True)
+    last_batch_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Monitor
@@ -348,7 +348,7 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(MonitorOut(self.get_queryset().get(pk=monitor.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=DriftRunOut(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # the whole list, unpaginated
     def runs(self, request: Request, pk: str) -> Response:
         monitor = self.get_object()
         return Response(DriftRunOut(selectors.runs_for(monitor=monitor), many=True).data)
@@ -396,7 +396,7 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response({"id": token.pk, "prefix": token.prefix, "revoked_at": token.revoked_at})
 
     @extend_schema(request=ChannelIn, responses=ChannelOut(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def channels(self, request: Request, pk: str) -> Response:
         """List the monitor's notification channels, or add one (e-mail addresses or a webhook URL)."""
         monitor = self.get_object()

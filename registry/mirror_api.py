@@ -16,7 +16,7 @@ from .permissions import HasActionPermission
 
 
 class SyncRunOut(serializers.ModelSerializer):
-    requested_by = serializers.CharField(source="requested_by.username", default=None)
+    requested_by = serializers.CharField(source="requested_by.username", default=None, allow_null=True)
 
     class Meta:
         model = SyncRun
@@ -77,8 +77,8 @@ class SyncStatusView(APIView):
 
 
 class ExperimentOut(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    run_count = serializers.IntegerField(read_only=True, default=0)
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    run_count = serializers.IntegerField(read_only=True, default=0, allow_null=True)
     last_run_activity = serializers.DateTimeField(read_only=True, allow_null=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
 
@@ -175,7 +175,7 @@ class ModelVersionOut(serializers.ModelSerializer):
 
 
 class RegisteredModelOut(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     versions = ModelVersionOut(many=True, read_only=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
 
@@ -272,7 +272,7 @@ class RegisteredModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         )
 
     @extend_schema(responses=ModelVersionOut(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # the whole list, unpaginated
     def versions(self, request: Request, name: str) -> Response:
         """The model's versions, newest first."""
         model = self.get_object()

@@ -229,8 +229,8 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
 
 class AuditEventOut(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None)
-    project = serializers.CharField(source="project.slug", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
+    project = serializers.CharField(source="project.slug", default=None, allow_null=True)
 
     class Meta:
         model = AuditEvent

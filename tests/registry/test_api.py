@@ -59,3 +59,22 @@ def test_the_openapi_schema_describes_the_endpoints(client, engineer):
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert {"/api/v1/me/", "/api/v1/projects/", "/api/v1/projects/{slug}/"} <= set(paths)
+
+
+def test_the_schema_says_which_fields_can_be_null_and_which_lists_are_not_paginated(client, engineer):
+    client.force_login(engineer)
+    schema = client.get("/api/v1/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}).json()
+    components = schema["components"]["schemas"]
+    nullable = {
+        "AuditEventOut": ["actor", "project"],
+        "ExperimentOut": ["project", "run_count"],
+        "RegisteredModelOut": ["project"],
+        "MonitorOut": ["last_batch_at"],
+        "SyncRunOut": ["requested_by"],
+    }
+    for name, fields in nullable.items():
+        for field in fields:
+            assert components[name]["properties"][field].get("nullable") is True, (name, field)
+    for path in ("/api/v1/models/{name}/versions/", "/api/v1/monitors/{id}/channels/", "/api/v1/monitors/{id}/runs/"):
+        body = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert body["type"] == "array", path  # what they return, not a paginated object
