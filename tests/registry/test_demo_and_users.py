@@ -12,6 +12,13 @@ from registry.models import Project, ProjectMembership
 pytestmark = pytest.mark.django_db
 
 
+def _login_request():
+    """A sign-in request: the login throttle (django-axes) counts attempts per request's address."""
+    from django.test import RequestFactory
+
+    return RequestFactory().post("/login/")
+
+
 def test_demo_creates_a_user_per_role_with_working_printed_passwords_and_is_idempotent(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     out = io.StringIO()
@@ -24,7 +31,7 @@ def test_demo_creates_a_user_per_role_with_working_printed_passwords_and_is_idem
     assert json.loads((tmp_path / "demo_logins.json").read_text()) == logins
     for username, password in logins.items():
         assert f"{username:<10} password: {password}" in out.getvalue()
-        user = authenticate(username=username, password=password)
+        user = authenticate(_login_request(), username=username, password=password)
         assert user is not None
         assert [g.name.lower() for g in user.groups.all()] == [username]
     assert Project.objects.filter(visibility="private").exists()
@@ -34,7 +41,7 @@ def test_add_user_creates_a_user_with_roles_and_updates_them_on_a_second_call():
     out = io.StringIO()
     call_command("add_user", "sam", "--role", "engineer", "--role", "reviewer", "--generate-password", stdout=out)
     password = out.getvalue().split("Password: ")[1].strip()
-    sam = authenticate(username="sam", password=password)
+    sam = authenticate(_login_request(), username="sam", password=password)
     assert sorted(g.name for g in sam.groups.all()) == ["Engineer", "Reviewer"]
     assert sam.has_perm("registry.add_project")
 
@@ -42,7 +49,7 @@ def test_add_user_creates_a_user_with_roles_and_updates_them_on_a_second_call():
     sam = get_user_model().objects.get(username="sam")
     assert [g.name for g in sam.groups.all()] == ["Admin"]
     assert sam.is_staff
-    assert authenticate(username="sam", password=password) is not None  # password kept
+    assert authenticate(_login_request(), username="sam", password=password) is not None  # password kept
 
 
 def test_the_admin_role_holds_every_permission_and_the_others_only_theirs():

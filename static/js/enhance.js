@@ -1,0 +1,21 @@
+// Small behaviours declared with data attributes, so that no page needs an inline script or event
+// handler (the Content-Security-Policy allows scripts from the portal's static files only).
+document.addEventListener("change", (event) => {
+  const field = event.target.closest("[data-autosubmit]");
+  if (field && field.form) field.form.submit();
+});
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) window.print();
+  const selectable = event.target.closest("[data-select-on-click]");
+  if (selectable) selectable.select();
+});
+document.addEventListener("submit", (event) => {
+  // A form whose chosen option is a path to go to (e.g. "edit the policy of this model").
+  const form = event.target.closest("form[data-go-to-choice]");
+  if (!form) return;
+  const choice = form.elements[form.dataset.goToChoice];
+  if (choice && choice.value) {
+    event.preventDefault();
+    window.location = `${choice.value}/`;
+  }
+});
