@@ -24,7 +24,7 @@ from registry.sync import sync_execute
 
 from . import profiles
 from .drift import MIN_REFERENCE_ROWS
-from .ingest import BadBatch, event_times, parse_batch
+from .ingest import BadBatch, BatchLimits, event_times, parse_batch
 from .models import (
     Alert,
     InferenceBatch,
@@ -40,6 +40,14 @@ from .schema import NUMBER_TYPES, declared_types_check, received_schema, schema_
 from .signatures import artifact_read, signature_fetch, training_run_id
 
 TOKEN_PREFIX = "mpi_"  # marks a monitoring ingest token in logs and secret scanners
+
+
+def batch_limits() -> BatchLimits:
+    return BatchLimits(
+        max_rows=settings.MONITORING_MAX_ROWS,
+        max_columns=settings.MONITORING_MAX_COLUMNS,
+        max_decompressed_bytes=settings.MONITORING_MAX_DECOMPRESSED_BYTES,
+    )
 
 
 class NotFound(PortalError):
@@ -199,7 +207,9 @@ def reference_upload(
     monitor = Monitor.objects.select_for_update().select_related("project").get(pk=monitor_id)
     if actor is not None:
         ensure_editable(monitor.project, actor)
-    parsed = parse_batch(body, fmt=fmt, max_bytes=max(settings.MONITORING_MAX_BATCH_BYTES, len(body)))
+    parsed = parse_batch(
+        body, fmt=fmt, max_bytes=max(settings.MONITORING_MAX_BATCH_BYTES, len(body)), limits=batch_limits()
+    )
     frame = parsed.frame
     if len(frame) < MIN_REFERENCE_ROWS:
         raise BadBatch(
@@ -346,7 +356,7 @@ def batch_ingest(
                     status=422,
                 )
             return IngestResult(existing, False, getattr(existing, "schema_mismatch", None))
-    parsed = parse_batch(body, fmt=fmt, max_bytes=settings.MONITORING_MAX_BATCH_BYTES)
+    parsed = parse_batch(body, fmt=fmt, max_bytes=settings.MONITORING_MAX_BATCH_BYTES, limits=batch_limits())
     frame = parsed.frame
     # Parquet carries its own types; a declaration only speaks for JSON and CSV.
     declared = {} if parsed.typed else (declared_types or {})

@@ -319,3 +319,56 @@ def test_csv_with_old_mac_line_endings_is_read():
 
     frame = parse_batch(b"feature_a,segment\r1.5,north\r2.5,south\r", fmt="csv", max_bytes=1000).frame
     assert list(frame["feature_a"]) == [1.5, 2.5]
+
+
+# --- Caps on what a batch holds once read: checked before the work it would cost ----------------------
+
+
+def _zstd_parquet(rows: int) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"feature_a": np.zeros(rows)}), buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def test_a_tiny_parquet_file_that_decompresses_to_millions_of_rows_is_refused_from_its_metadata(
+    client, monitor, ingest_key, monitoring_storage, settings
+):
+    body = _zstd_parquet(3_000_000)
+    assert len(body) < 200_000  # the compressed size passes any byte limit
+    response = post(client, monitor, body, "application/vnd.apache.parquet", ingest_key)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] in ("too_many_rows", "too_large")
+    assert not InferenceBatch.objects.exists() and stored_files(monitoring_storage) == []
+
+
+def test_the_decompressed_size_of_parquet_is_capped_too(client, monitor, ingest_key, settings):
+    settings.MONITORING_MAX_DECOMPRESSED_BYTES = 1_000_000
+    response = post(client, monitor, _zstd_parquet(500_000), "application/vnd.apache.parquet", ingest_key)
+    assert response.status_code == 413 and "once decompressed" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (",".join(f"c{i}" for i in range(100_000)).encode() + b"\n" + b"1," * 99_999 + b"1\n", "text/csv"),
+        (json.dumps([{f"c{i}": 1 for i in range(100_000)}]).encode(), "application/json"),
+    ],
+    ids=["csv", "json"],
+)
+def test_a_batch_of_100000_columns_is_refused_at_once(client, monitor, ingest_key, body, content_type):
+    import time
+
+    started = time.perf_counter()
+    response = post(client, monitor, body, content_type, ingest_key)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_many_columns"
+    # Not a speed goal: a refusal that took the old 77 s would mean the width was read first.
+    assert time.perf_counter() - started < 10
+
+
+def test_more_rows_than_the_limit_are_refused_for_csv_and_json(client, monitor, ingest_key, settings):
+    settings.MONITORING_MAX_ROWS = 100
+    csv_body = "feature_a\n" + "1.0\n" * 101
+    json_body = json.dumps([{"feature_a": 1.0}] * 101)
+    for body, content_type in ((csv_body, "text/csv"), (json_body, "application/json")):
+        response = post(client, monitor, body, content_type, ingest_key)
+        assert response.status_code == 413 and response.json()["error"]["code"] == "too_many_rows", content_type

@@ -94,7 +94,9 @@ def test_both_buttons_follow_their_job_to_the_end_without_reloading_the_page(
             page.goto(f"{live_server.url}{monitor.get_absolute_url()}")
             page.evaluate("window.notReloaded = true")
             assert "None yet" in page.inner_text("#monitor-activity")
-            done = "document.getElementById('monitor-action-state').textContent === 'Done.'"
+            # A function, not an expression: Playwright evaluates an expression with eval(), which
+            # the page's Content-Security-Policy refuses.
+            done = "() => document.getElementById('monitor-action-state').textContent === 'Done.'"
 
             page.get_by_role("button", name="Run drift now").click()
             page.wait_for_function(done, timeout=90_000)
