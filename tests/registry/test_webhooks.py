@@ -133,6 +133,7 @@ def test_a_correctly_signed_body_of_the_wrong_shape_gets_a_400_not_a_500(client,
     assert response.json()["error"]["code"] in ("bad_payload", "parse_error")
 
 
+@pytest.mark.django_db
 def test_events_that_do_not_concern_a_model_are_acknowledged_without_a_sync(client, webhook_secret):
     response = _post(client, *_delivery("", event="prompt.created"))
     assert response.status_code == 202 and response.json()["sync_queued"] is False
