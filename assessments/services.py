@@ -57,13 +57,20 @@ def scorecard_recompute(
     # The project row lock serialises two recomputations of one project, so a change is stored once.
     project = Project.objects.select_for_update().get(pk=project_id)
     card = selectors.scorecard_compute(project=project, now=now, specs=specs)
-    latest = ScorecardSnapshot.objects.filter(project=project).order_by("-computed_at").first()
-    if latest is not None and latest.fingerprint == card.fingerprint():
+    # The summary columns only: the outcomes JSON is read when the level moved and it is needed.
+    latest = (
+        ScorecardSnapshot.objects.filter(project=project)
+        .order_by("-computed_at")
+        .values("pk", "fingerprint", "level")
+        .first()
+    )
+    if latest is not None and latest["fingerprint"] == card.fingerprint():
         return None
     snapshot = snapshot_from(project=project, card=card, at=now)
     snapshot.save()
-    if latest is not None and latest.level != card.level:
-        _level_change_record(project=project, before=latest, card=card, snapshot=snapshot)
+    if latest is not None and latest["level"] != card.level:
+        before = ScorecardSnapshot.objects.get(pk=latest["pk"])
+        _level_change_record(project=project, before=before, card=card, snapshot=snapshot)
     return snapshot
 
 
