@@ -21,6 +21,7 @@ from registry.errors import PermissionDenied, PortalError, Unavailable
 from registry.mlflow_client import MlflowRestClient
 from registry.models import Project, RegisteredModel, Run, SyncRun
 from registry.sync import sync_execute
+from registry.tokens import secret_hash, secret_new
 
 from . import profiles
 from .drift import MIN_REFERENCE_ROWS
@@ -275,10 +276,6 @@ def reference_current(monitor: Monitor) -> ReferenceProfile | None:
 # ---------------------------------------------------------------- ingest tokens
 
 
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 @dataclass
 class NewToken:
     token: IngestToken
@@ -288,9 +285,9 @@ class NewToken:
 def ingest_token_create(*, actor: AbstractBaseUser | None, monitor: Monitor, name: str = "") -> NewToken:
     if actor is not None:
         ensure_editable(monitor.project, actor)
-    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    key = secret_new(TOKEN_PREFIX)
     token = IngestToken.objects.create(
-        monitor=monitor, name=name, prefix=key[:12], key_hash=_hash(key), created_by=actor
+        monitor=monitor, name=name, prefix=key[:12], key_hash=secret_hash(key), created_by=actor
     )
     return NewToken(token=token, key=key)
 
@@ -308,7 +305,8 @@ def ingest_token_check(*, monitor_id: int, key: str) -> Monitor:
     """The monitor a key may post to; 401 for a missing, wrong or revoked key, 404 for an unknown monitor."""
     if not key:
         raise Unauthenticated("Send the monitor's ingest token as “Authorization: Bearer <token>”.")
-    token = IngestToken.objects.select_related("monitor").filter(key_hash=_hash(key), revoked_at__isnull=True).first()
+    live = IngestToken.objects.select_related("monitor").filter(revoked_at__isnull=True)
+    token = live.filter(key_hash=secret_hash(key)).first()
     if token is None:
         if not Monitor.objects.filter(pk=monitor_id).exists():
             raise NotFound(f"No monitor {monitor_id}.")

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.http import HttpRequest
+from rest_framework.authtoken.models import TokenProxy
 
-from .models import AuditEvent, Project, ProjectMembership, SyncRun, WorkerHeartbeat
+from .models import ApiToken, AuditEvent, Project, ProjectMembership, SyncRun, WorkerHeartbeat
 
 
 class MembershipInline(admin.TabularInline):
@@ -47,3 +48,18 @@ class AuditEventAdmin(admin.ModelAdmin):
 class SyncRunAdmin(admin.ModelAdmin):
     list_display = ["started_at", "kind", "status", "duration_ms", "target"]
     list_filter = ["kind", "status"]
+
+
+# DRF's token admin lists keys in clear; the portal's tokens are hashed and listed by prefix only.
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "user", "created_at", "last_used_at")
+    search_fields = ("user__username", "prefix")
+    readonly_fields = ("user", "prefix", "key_hash", "created_at", "last_used_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a token is made by its user on the profile page, where its key is shown once

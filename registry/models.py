@@ -287,6 +287,19 @@ class WebhookDelivery(models.Model):
         return f"{self.event} {self.delivery_id}"
 
 
+class ApiToken(models.Model):
+    """A user's API token (`Authorization: Token <key>`), stored as a hash; the key is shown once."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_token")
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to recognise it by.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
 class AuditEvent(models.Model):
     """The append-only audit log every app writes to through registry.audit.audit_record."""
 

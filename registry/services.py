@@ -5,8 +5,9 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from .errors import Conflict, PermissionDenied, PortalError
-from .models import Project, ProjectMembership
+from .models import ApiToken, Project, ProjectMembership
 from .selectors import project_editable_by
+from .tokens import API_TOKEN_PREFIX, PREFIX_SHOWN, secret_hash, secret_new
 
 
 def _unique_slug(name: str, *, exclude_pk: int | None = None) -> str:
@@ -80,3 +81,13 @@ def project_update(
     project.save()
     _members_set(project=project, leads=leads, members=members)
     return project
+
+
+@transaction.atomic
+def api_token_rotate(*, user: AbstractBaseUser) -> str:
+    """A new API token for the user, replacing any old one at once; returns the key, which is not
+    stored and so can be shown only now."""
+    key = secret_new(API_TOKEN_PREFIX)
+    ApiToken.objects.filter(user=user).delete()
+    ApiToken.objects.create(user=user, prefix=key[:PREFIX_SHOWN], key_hash=secret_hash(key))
+    return key

@@ -5,13 +5,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from rest_framework.authtoken.models import Token
 
 from . import mirror_selectors, selectors, services
 from .errors import PortalError
 from .forms import ProjectForm
 from .health import health_report
-from .models import Project, ProjectMembership
+from .models import ApiToken, Project, ProjectMembership
 from .roles import ROLE_DEFINITIONS, home_url_name_for, roles_of
 
 
@@ -137,7 +136,7 @@ def _render_profile(request: HttpRequest, *, new_token: str | None) -> HttpRespo
         "registry/profile.html",
         {
             "roles": [ROLE_DEFINITIONS[role] for role in roles_of(request.user)],
-            "has_token": Token.objects.filter(user=request.user).exists(),
+            "token": ApiToken.objects.filter(user=request.user).first(),
             "new_token": new_token,
             "memberships": ProjectMembership.objects.filter(user=request.user).select_related("project"),
         },
@@ -155,7 +154,6 @@ def profile(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_token_rotate(request: HttpRequest) -> HttpResponse:
     """Every signed-in user may mint their own token; the old one stops working at once."""
-    Token.objects.filter(user=request.user).delete()
-    token = Token.objects.create(user=request.user)
-    messages.success(request, "New API token created. Copy it now: it is shown only this once.")
-    return _render_profile(request, new_token=token.key)
+    key = services.api_token_rotate(user=request.user)
+    messages.success(request, "New API token created. Copy it now: it is stored hashed and shown only this once.")
+    return _render_profile(request, new_token=key)

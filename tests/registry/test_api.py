@@ -1,7 +1,8 @@
 """API conventions: JSON errors with a message, token authentication, OpenAPI schema."""
 
+import re
+
 import pytest
-from rest_framework.authtoken.models import Token
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,8 @@ def test_a_wrong_method_gets_405_json(client, engineer):
 def test_a_token_minted_on_the_profile_page_authenticates_api_calls(client, engineer):
     client.force_login(engineer)
     page = client.post("/profile/token/")
-    key = Token.objects.get(user=engineer).key
-    assert key in page.content.decode()
+    key = re.search(r'id="new-token"[^>]*value="([^"]+)"', page.content.decode()).group(1)
+    assert key.startswith("mpa_")
     client.logout()
 
     response = client.get("/api/v1/me/", headers={"Authorization": f"Token {key}"})
@@ -78,3 +79,36 @@ def test_the_schema_says_which_fields_can_be_null_and_which_lists_are_not_pagina
     for path in ("/api/v1/models/{name}/versions/", "/api/v1/monitors/{id}/channels/", "/api/v1/monitors/{id}/runs/"):
         body = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert body["type"] == "array", path  # what they return, not a paginated object
+
+
+def test_api_tokens_are_stored_hashed_and_shown_only_once(client, engineer, portal_admin):
+    import hashlib
+
+    from registry.models import ApiToken
+
+    client.force_login(engineer)
+    key = re.search(r'id="new-token"[^>]*value="([^"]+)"', client.post("/profile/token/").content.decode()).group(1)
+    stored = ApiToken.objects.get(user=engineer)
+    assert stored.key_hash == hashlib.sha256(key.encode()).hexdigest() and key not in str(vars(stored))
+    profile = client.get("/profile/").content.decode()
+    assert key not in profile and stored.prefix in profile
+    client.force_login(portal_admin)
+    listing = client.get("/admin/registry/apitoken/").content.decode()
+    assert stored.prefix in listing and key not in listing
+    assert client.get("/admin/authtoken/tokenproxy/").status_code == 404  # DRF's clear-text listing is gone
+
+
+def test_a_token_from_before_hashing_is_carried_over_and_keeps_working(client, engineer):
+    import importlib
+
+    from django.apps import apps as django_apps
+    from rest_framework.authtoken.models import Token
+
+    from registry.models import ApiToken
+
+    old = Token.objects.create(user=engineer)
+    importlib.import_module("registry.migrations.0009_api_tokens_from_authtoken").forwards(django_apps, None)
+
+    assert not Token.objects.exists() and ApiToken.objects.get(user=engineer).prefix == old.key[:12]
+    response = client.get("/api/v1/me/", headers={"Authorization": f"Token {old.key}"})
+    assert response.status_code == 200 and response.json()["username"] == engineer.username

@@ -1,10 +1,10 @@
 """The gate's API: the same rules as the pages, JSON errors with the right 4xx, in the schema."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from registry.promotion_models import PromotionRequest, PromotionState
 from registry.roles import Role
+from registry.services import api_token_rotate
 from tests.factories import UserFactory
 
 from .gate_support import default_policy, mirror_model
@@ -45,8 +45,7 @@ def pending(api, model, engineer):
 
 
 def test_a_pipeline_requests_a_promotion_with_a_token_and_reads_its_checks(client, model, engineer):
-    token = Token.objects.create(user=engineer)
-    headers = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    headers = {"HTTP_AUTHORIZATION": f"Token {api_token_rotate(user=engineer)}"}
     response = client.post(
         "/api/v1/promotions/",
         {"model": model.name, "version": 2, "target_alias": "champion", "justification": "nightly run 42"},
