@@ -24,10 +24,6 @@ EPS = 1e-4  # probability given to an empty bin so that no statistic is infinite
 SMALL_REFERENCE_ROWS = 1000
 # A reference needs this many rows with values before anything is judged against it.
 MIN_REFERENCE_ROWS = 30
-# Distances between two samples of one distribution are biased upward on small samples (the
-# Jensen-Shannon distance of two 50-row samples of one normal distribution is about 0.39): with a
-# reference of at most SMALL_REFERENCE_ROWS rows a test decides, whatever method is configured.
-DISTANCE_METHODS = {"wasserstein", "psi", "jensen_shannon", "kl"}
 PSI_BINS = 10  # PSI is read on the industry's scale, which assumes ~10 quantile bins
 
 
@@ -44,6 +40,10 @@ NUMERIC_METHODS = (Method.KS, Method.WASSERSTEIN, Method.PSI, Method.JENSEN_SHAN
 CATEGORICAL_METHODS = (Method.CHI_SQUARE, Method.PSI, Method.JENSEN_SHANNON)
 # Tests drift when the p-value is below the threshold; distances when the value is at or above it.
 P_VALUE_METHODS = {Method.KS, Method.CHI_SQUARE}
+# Distances between two samples of one distribution are biased upward on small samples (the
+# Jensen-Shannon distance of two 50-row samples of one normal distribution is about 0.39): with a
+# reference of at most SMALL_REFERENCE_ROWS rows a test decides, whatever method is configured.
+DISTANCE_METHODS = {Method.WASSERSTEIN, Method.PSI, Method.JENSEN_SHANNON, Method.KL}
 DEFAULT_THRESHOLDS: dict[str, float] = {
     Method.KS: 0.05,
     Method.CHI_SQUARE: 0.05,

@@ -28,10 +28,14 @@ class CheckOut(serializers.Serializer):
 
 class DecisionOut(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username")
+    # The checks as they were when this decision was made (re-run in its transaction); null
+    # checks_passed: decided before the gate re-ran checks at decision time.
+    checks = CheckOut(many=True, read_only=True)
+    checks_passed = serializers.BooleanField(allow_null=True, read_only=True)
 
     class Meta:
         model = PromotionDecision
-        fields = ["reviewer", "verdict", "comment", "override_reason", "at"]
+        fields = ["reviewer", "verdict", "comment", "override_reason", "checks", "checks_passed", "at"]
 
 
 class PromotionOut(serializers.ModelSerializer):

@@ -189,3 +189,12 @@ def test_reviewers_retry_a_failed_promotion_through_the_api(api, pending, role, 
     assert response.status_code == expected
     state = PromotionRequest.objects.get(pk=pending["id"]).state
     assert state == (PromotionState.APPROVED if expected == 200 else PromotionState.FAILED)
+
+
+def test_a_decision_in_the_api_carries_the_checks_it_was_made_on(api, pending):
+    client = api("reviewer")
+    approved = client.post(f"/api/v1/promotions/{pending['id']}/approve/", {}, content_type="application/json")
+    assert approved.status_code == 200, approved.content
+    decision = client.get(f"/api/v1/promotions/{pending['id']}/").json()["decisions"][0]
+    assert decision["checks_passed"] is True
+    assert {c["check"] for c in decision["checks"]} >= {"metric", "signature"}
