@@ -19,7 +19,7 @@ from django.utils import timezone
 from registry import access
 from registry.errors import PermissionDenied, PortalError, Unavailable
 from registry.mlflow_client import MlflowRestClient
-from registry.models import Project, RegisteredModel, Run, SyncRun
+from registry.models import Project, RegisteredModel, SyncRun
 from registry.sync import sync_execute
 from registry.tokens import secret_hash, secret_new
 
@@ -111,14 +111,15 @@ def _ensure_model_usable(actor: AbstractBaseUser, model_name: str) -> None:
     raise PortalError(f"No registered model named {model_name!r}.", fields={"model_name": ["Unknown model."]})
 
 
+def _experiment_in_mlflow(run_id: str) -> str | None:
+    found = MlflowRestClient().run(run_id)
+    return found["info"]["experiment_id"] if found else None
+
+
 def _ensure_run_readable(actor: AbstractBaseUser, run_id: str) -> None:
     """The run's artifacts are read only when the actor may see the run (mirrored or, for a run the
     sync has not seen yet, its experiment as MLflow reports it)."""
-    experiment_id = None
-    if not Run.objects.filter(run_id=run_id).exists():
-        found = MlflowRestClient().run(run_id)
-        experiment_id = found["info"]["experiment_id"] if found else None
-    if not access.run_usable(user=actor, run_id=run_id, experiment_id=experiment_id):
+    if not access.run_usable(user=actor, run_id=run_id, experiment_in_mlflow=_experiment_in_mlflow):
         raise PortalError(f"MLflow has no run {run_id!r}.", fields={"run_id": ["Unknown run."]})
 
 

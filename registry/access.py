@@ -13,6 +13,8 @@ The rules:
 - changing a project's things takes the role's permission and membership of that project (or admin).
 """
 
+from collections.abc import Callable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
@@ -77,14 +79,16 @@ def model_name_usable(*, user: User, name: str) -> bool:
     return user.is_authenticated and (model is None or model_visible(user=user, registered_model=model))
 
 
-def run_usable(*, user: User, run_id: str, experiment_id: str | None) -> bool:
-    """May the user read the run `run_id` (its artifacts)? `experiment_id` is the run's experiment as
-    MLflow reports it, for a run the mirror has not seen yet; None when MLflow does not know the run."""
+def run_usable(*, user: User, run_id: str, experiment_in_mlflow: Callable[[str], str | None]) -> bool:
+    """May the user read the run `run_id` (its artifacts)? For a run the mirror has not seen yet,
+    `experiment_in_mlflow(run_id)` says which experiment MLflow has it in (None: MLflow does not
+    know the run either); it is called only then."""
     if not user.is_authenticated:
         return False
     run = Run.objects.select_related("experiment__project").filter(run_id=run_id).first()
     if run is not None:
         return project_visible(user=user, project=run.experiment.project)
+    experiment_id = experiment_in_mlflow(run_id)
     if experiment_id is None:
         return False
     experiment = Experiment.objects.select_related("project").filter(mlflow_id=experiment_id).first()

@@ -155,3 +155,19 @@ def test_an_engineer_cannot_request_the_promotion_of_another_teams_model(client,
     )
     assert response.status_code == 403, response.content
     assert not PromotionRequest.objects.exists()
+
+
+def test_a_run_id_that_neither_the_mirror_nor_mlflow_knows_is_an_unknown_run(
+    client, outsider, outsiders_project, mlflow_uri
+):
+    RegisteredModelFactory(name="my-model", project=outsiders_project)
+    monitor = monitoring_services.monitor_create(
+        actor=outsider, project=outsiders_project, name="mine", model_name="my-model", expected_schema=[]
+    )
+    client.force_login(outsider)
+    response = client.post(
+        f"/api/v1/monitors/{monitor.pk}/reference-from-mlflow/",
+        {"artifact_path": "data/train.csv", "run_id": "f" * 32},
+        "application/json",
+    )
+    assert response.status_code == 400 and response.json()["error"]["fields"] == {"run_id": ["Unknown run."]}
