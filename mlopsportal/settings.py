@@ -299,6 +299,11 @@ CELERY_BEAT_SCHEDULE = {
 # /healthz calls a worker alive when its last heartbeat is younger than this.
 PORTAL_WORKER_HEARTBEAT_MAX_AGE = timedelta(seconds=env.int("PORTAL_WORKER_HEARTBEAT_MAX_AGE", default=120))
 
+# --- Cache ---
+# Holds the API's rate-limit counters, so every web worker must see the same one: files under var/
+# by default (no extra service), Redis in production (PORTAL_CACHE_URL=redis://host:6379/1).
+CACHES = {"default": env.cache_url("PORTAL_CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
 # --- REST API ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -307,6 +312,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # registry/throttling.py: rates are "<n>/<second|minute|hour|day>"; an empty variable switches one off.
+    "DEFAULT_THROTTLE_CLASSES": ["registry.throttling.UserApiThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("PORTAL_API_RATE_PER_USER", default="1200/minute") or None,
+        "ingest": env("PORTAL_INGEST_RATE_PER_MONITOR", default="600/minute") or None,
+        "credential_failures": env("PORTAL_API_TOKEN_FAILURE_RATE", default="20/minute") or None,
+    },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

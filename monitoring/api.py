@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from registry import access
 from registry.permissions import HasActionPermission
+from registry.throttling import IngestThrottle, credential_checked
 
 from . import jobs, selectors, services
 from .ingest import BadBatch, format_for
@@ -91,6 +92,7 @@ class BatchIngestView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]  # the ingest token, checked below, is the permission
     parser_classes: list[type] = []  # the body is read raw, within the size limit
+    throttle_classes = [IngestThrottle]
 
     @extend_schema(
         request={"application/json": dict, "text/csv": str, "application/vnd.apache.parquet": bytes},
@@ -108,7 +110,9 @@ class BatchIngestView(APIView):
         ],
     )
     def post(self, request: Request, monitor_id: int) -> Response:
-        monitor = services.ingest_token_check(monitor_id=monitor_id, key=_bearer(request))
+        monitor = credential_checked(
+            request, lambda: services.ingest_token_check(monitor_id=monitor_id, key=_bearer(request))
+        )
         limit = settings.MONITORING_MAX_BATCH_BYTES
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -36,6 +36,9 @@ def pytest_configure(config: pytest.Config) -> None:
     }
     # Factories create many users; a deliberately slow password hash would dominate the suite.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Rate-limit counters in this process only: tests share 127.0.0.1 and reuse user ids, so a
+    # cache shared across test sessions would carry one test's requests into another's budget.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 def child_environ(*, drop: set[str] = frozenset(), drop_prefixes: tuple[str, ...] = ()) -> dict[str, str]:
@@ -159,6 +162,14 @@ def mlflow_uri(mlflow_server: MlflowServer, settings) -> str:
         mlflow_server.start()
     settings.MLFLOW_TRACKING_URI = mlflow_server.uri
     return mlflow_server.uri
+
+
+@pytest.fixture(autouse=True)
+def rate_limits_fresh() -> None:
+    """Every test starts with full rate-limit budgets."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
