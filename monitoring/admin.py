@@ -14,14 +14,30 @@ from .models import (
 )
 
 
+# Webhook secrets and pipeline auth headers are write-only everywhere: the admin shows whether one is
+# set, never its value; they are set on the monitor page or through the API.
+@admin.display(boolean=True, description="secret set")
+def _secret_set(channel: NotificationChannel) -> bool:
+    return bool(channel.secret)
+
+
+@admin.display(boolean=True, description="auth header set")
+def _auth_header_set(trigger: RetrainTrigger) -> bool:
+    return bool(trigger.auth_header)
+
+
 class ChannelInline(admin.TabularInline):
     model = NotificationChannel
     extra = 1
+    exclude = ["secret"]
+    readonly_fields = [_secret_set]
 
 
 class RetrainTriggerInline(admin.StackedInline):
     model = RetrainTrigger
     extra = 0
+    exclude = ["auth_header"]
+    readonly_fields = [_auth_header_set]
 
 
 @admin.register(Monitor)

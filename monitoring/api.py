@@ -262,25 +262,38 @@ class ChannelIn(serializers.Serializer):
 
 
 class ChannelOut(serializers.ModelSerializer):
+    signed = serializers.SerializerMethodField(
+        help_text="Webhook deliveries carry an HMAC signature (the secret is write-only)."
+    )
+
     class Meta:
         model = NotificationChannel
-        fields = ["id", "kind", "target", "is_active"]
+        fields = ["id", "kind", "target", "is_active", "signed"]
+
+    def get_signed(self, channel: NotificationChannel) -> bool:
+        return bool(channel.secret)
 
 
 class TriggerIn(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     preset = serializers.ChoiceField(choices=RetrainTrigger.Preset.choices, default=RetrainTrigger.Preset.GENERIC)
     options = serializers.DictField(required=False, default=dict)
-    auth_header = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    # Write-only: left out, the saved header is kept; "" removes it. Never returned.
+    auth_header = serializers.CharField(max_length=500, required=False, allow_blank=True)
     on_drift = serializers.BooleanField(required=False, default=True)
     cooldown_hours = serializers.IntegerField(min_value=0, required=False, default=24)
     is_active = serializers.BooleanField(required=False, default=True)
 
 
 class TriggerOut(serializers.ModelSerializer):
+    has_auth_header = serializers.SerializerMethodField()
+
     class Meta:
         model = RetrainTrigger
-        fields = ["url", "preset", "options", "on_drift", "cooldown_hours", "is_active"]
+        fields = ["url", "preset", "options", "on_drift", "cooldown_hours", "is_active", "has_auth_header"]
+
+    def get_has_auth_header(self, trigger: RetrainTrigger) -> bool:
+        return bool(trigger.auth_header)
 
 
 class MuteIn(serializers.Serializer):

@@ -581,10 +581,15 @@ def retrain_trigger_set(
     monitor: Monitor,
     url: str,
     preset: str = RetrainTrigger.Preset.GENERIC,
+    auth_header: str | None = None,
     **fields: Any,
 ) -> RetrainTrigger:
+    """Create or replace the monitor's trigger. The auth header is write-only: None keeps the saved
+    one (forms never show it back), "" removes it."""
     if actor is not None:
         ensure_editable(monitor.project, actor)
+    if auth_header is not None:
+        fields["auth_header"] = auth_header
     trigger, _ = RetrainTrigger.objects.update_or_create(
         monitor=monitor, defaults={"url": url, "preset": preset, **fields}
     )

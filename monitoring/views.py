@@ -127,6 +127,7 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     data = _figures(monitor, runs, selected, feature)
     editable = services.monitor_editable_by(monitor_project=monitor.project, user=request.user)
     alerts = monitor.alerts.exclude(status=Alert.Status.RESOLVED).order_by("-created_at")[:50]
+    trigger = RetrainTrigger.objects.filter(monitor=monitor).first()
     return render(
         request,
         "monitoring/monitor_detail.html",
@@ -149,14 +150,16 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reference": services.reference_current(monitor),
             "tokens": monitor.ingest_tokens.all()[:10],
             "retrain_events": RetrainEvent.objects.filter(monitor=monitor)[:10],
-            "has_trigger": RetrainTrigger.objects.filter(monitor=monitor, is_active=True).exists(),
-            "trigger": RetrainTrigger.objects.filter(monitor=monitor).first(),
+            "has_trigger": trigger is not None and trigger.is_active,
+            "trigger": trigger,
             "channels": monitor.channels.all(),
             "notifications": Notification.objects.filter(alert__monitor=monitor)
             .select_related("alert", "channel")
             .order_by("-created_at")[:10],
             "channel_form": ChannelForm(),
-            "trigger_form": TriggerForm(initial=_trigger_initial(monitor)),
+            "trigger_form": TriggerForm(
+                initial=_trigger_initial(trigger), saved_auth_header=bool(trigger and trigger.auth_header)
+            ),
             "can_edit": editable,
             "can_run": editable and request.user.has_perm("monitoring.run_drift"),
             "can_retrain": editable and request.user.has_perm("monitoring.trigger_retrain"),
@@ -166,11 +169,10 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _trigger_initial(monitor: Monitor) -> dict[str, Any]:
-    trigger = RetrainTrigger.objects.filter(monitor=monitor).first()
+def _trigger_initial(trigger: RetrainTrigger | None) -> dict[str, Any]:
     if trigger is None:
         return {}
-    fields = ("url", "preset", "auth_header", "cooldown_hours", "on_drift", "is_active")
+    fields = ("url", "preset", "cooldown_hours", "on_drift", "is_active")  # never the auth header
     return {**{f: getattr(trigger, f) for f in fields}, **(trigger.options or {})}
 
 
@@ -338,7 +340,12 @@ def monitor_token_create(request: HttpRequest, pk: int) -> HttpResponse:
 class ChannelForm(forms.Form):
     kind = forms.ChoiceField(choices=NotificationChannel.Kind.choices)
     target = forms.CharField(max_length=1000, help_text="E-mail addresses (comma-separated) or the webhook URL.")
-    secret = forms.CharField(max_length=200, required=False, help_text="Webhook only: the HMAC-SHA256 secret.")
+    secret = forms.CharField(
+        max_length=200,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Webhook only: the HMAC-SHA256 secret. Write-only: it is never shown again.",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -361,10 +368,29 @@ class TriggerForm(forms.Form):
     pipeline_id = forms.CharField(required=False, help_text="Kubeflow only.")
     pipeline_version_id = forms.CharField(required=False, help_text="Kubeflow only.")
     experiment_id = forms.CharField(required=False, help_text="Kubeflow only, optional.")
-    auth_header = forms.CharField(required=False, max_length=500, help_text="Sent as the Authorization header.")
+    auth_header = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Sent as the Authorization header. Write-only: it is never shown again.",
+    )
+    remove_auth_header = forms.BooleanField(required=False, label="Remove the saved auth header")
     cooldown_hours = forms.IntegerField(min_value=0, initial=24)
     on_drift = forms.BooleanField(required=False, initial=True, help_text="Trigger when a window drifts.")
     is_active = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, saved_auth_header: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if saved_auth_header:
+            self.fields["auth_header"].help_text = "A header is saved; leave this empty to keep it."
+        else:
+            del self.fields["remove_auth_header"]
+
+    def auth_header_change(self) -> str | None:
+        """What to store: the new header, "" to remove the saved one, None to keep it."""
+        if self.cleaned_data.get("remove_auth_header"):
+            return ""
+        return self.cleaned_data.get("auth_header") or None
 
 
 def _editable_monitor(request: HttpRequest, pk: int) -> Monitor:
@@ -404,9 +430,12 @@ def monitor_channel_remove(request: HttpRequest, pk: int, channel_id: int) -> Ht
 @require_POST
 def monitor_trigger_set(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = _editable_monitor(request, pk)
-    form = TriggerForm(request.POST)
+    saved = RetrainTrigger.objects.filter(monitor=monitor).exclude(auth_header="").exists()
+    form = TriggerForm(request.POST, saved_auth_header=saved)
     if form.is_valid():
         data = dict(form.cleaned_data)
+        data.pop("remove_auth_header", None)
+        data["auth_header"] = form.auth_header_change()
         options = {
             k: data.pop(k) for k in ("pipeline_id", "pipeline_version_id", "experiment_id") if data.get(k) is not None
         }
