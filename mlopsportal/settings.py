@@ -65,6 +65,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: chunked bodies are read before anything looks at the body, and whatever a response
+    # left unread is drained after everything else has answered (mlopsportal/request_body.py).
+    "mlopsportal.request_body.RequestBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
