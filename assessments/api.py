@@ -26,7 +26,9 @@ class PortfolioView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("team", str, description="Only this team's projects."),
-            OpenApiParameter("level", int, description="Only projects at this level (0-2)."),
+            OpenApiParameter(
+                "level", int, enum=list(range(MAX_LEVEL + 1)), description="Only projects at this level (0-2)."
+            ),
         ],
         responses=OpenApiTypes.OBJECT,
     )

@@ -112,3 +112,23 @@ def test_a_token_from_before_hashing_is_carried_over_and_keeps_working(client, e
     assert not Token.objects.exists() and ApiToken.objects.get(user=engineer).prefix == old.key[:12]
     response = client.get("/api/v1/me/", headers={"Authorization": f"Token {old.key}"})
     assert response.status_code == 200 and response.json()["username"] == engineer.username
+
+
+def test_the_schema_documents_each_operations_error_answers_and_the_ingest_token(client, engineer):
+    client.force_login(engineer)
+    schema = client.get("/api/v1/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}).json()
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    detail = schema["paths"]["/api/v1/projects/{slug}/"]["get"]["responses"]
+    assert {"401", "403", "404", "429"} <= set(detail) and detail["404"]["content"] == error
+    assert "400" in schema["paths"]["/api/v1/projects/"]["post"]["responses"]
+    assert "409" in schema["paths"]["/api/v1/projects/"]["post"]["responses"]
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
+    ingest = schema["paths"]["/api/v1/monitors/{monitor_id}/batches/"]["post"]
+    assert ingest["security"] == [{"ingestToken": []}] and {"413", "415", "422"} <= set(ingest["responses"])
+    assert schema["components"]["securitySchemes"]["ingestToken"]["scheme"] == "bearer"
+    # a required text field of a request body says it cannot be blank
+    assert schema["components"]["schemas"]["ProjectInRequest"]["properties"]["name"]["minLength"] == 1
+    level = next(
+        p for p in schema["paths"]["/api/v1/assessments/portfolio/"]["get"]["parameters"] if p["name"] == "level"
+    )
+    assert level["schema"]["enum"] == [0, 1, 2]
