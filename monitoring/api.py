@@ -9,7 +9,8 @@ from django.core.exceptions import SuspiciousOperation
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import BaseParser
@@ -331,6 +332,14 @@ class RetrainEventOut(serializers.ModelSerializer):
         fields = ["id", "reason", "status", "attempts", "response_status", "created_at", "sent_at", "payload"]
 
 
+class IngestTokenIn(serializers.Serializer):
+    name = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+
+
+class RunDriftIn(serializers.Serializer):
+    window_start = serializers.DateTimeField(required=False, allow_null=True, help_text="Default: now.")
+
+
 class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Monitors the caller may see, their drift runs; engineers create monitors, upload references,
     mint ingest tokens, run drift now and trigger retraining."""
@@ -387,6 +396,7 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         reference = services.reference_upload(actor=request.user, monitor_id=monitor.pk, body=body, fmt=fmt)
         return Response({"id": reference.pk, "rows": reference.rows, "features": sorted(reference.profile)}, status=201)
 
+    @extend_schema(request=ReferenceFromMlflowIn, responses={201: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"], url_path="reference-from-mlflow")
     def reference_from_mlflow(self, request: Request, pk: str) -> Response:
         """Profile a CSV/Parquet artifact of a run in MLflow (`artifact_path`, optional `run_id`;
@@ -397,13 +407,35 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         reference = services.reference_from_mlflow(actor=request.user, monitor_id=monitor.pk, **data.validated_data)
         return Response({"id": reference.pk, "rows": reference.rows, "features": sorted(reference.profile)}, status=201)
 
+    @extend_schema(
+        request=IngestTokenIn,
+        responses={
+            201: inline_serializer(
+                "IngestTokenNewOut",
+                {"id": serializers.IntegerField(), "prefix": serializers.CharField(), "key": serializers.CharField()},
+            )
+        },
+    )
     @action(detail=True, methods=["post"])
     def tokens(self, request: Request, pk: str) -> Response:
         """Mint an ingest token; its key is in this response only."""
         monitor = self.get_object()
-        new = services.ingest_token_create(actor=request.user, monitor=monitor, name=str(request.data.get("name", "")))
+        data = IngestTokenIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        new = services.ingest_token_create(actor=request.user, monitor=monitor, name=data.validated_data["name"])
         return Response({"id": new.token.pk, "prefix": new.token.prefix, "key": new.key}, status=201)
 
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "IngestTokenRevokedOut",
+            {
+                "id": serializers.IntegerField(),
+                "prefix": serializers.CharField(),
+                "revoked_at": serializers.DateTimeField(),
+            },
+        ),
+    )
     @action(detail=True, methods=["post"], url_path=r"tokens/(?P<token_id>\d+)/revoke")
     def revoke_token(self, request: Request, pk: str, token_id: str) -> Response:
         """Revoke an ingest token: batches sent with it get 401 from now on."""
@@ -438,16 +470,27 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         trigger = services.retrain_trigger_set(actor=request.user, monitor=monitor, **fields)
         return Response(TriggerOut(trigger).data)
 
+    @extend_schema(
+        request=RunDriftIn,
+        responses={
+            202: inline_serializer(
+                "DriftRunQueuedOut",
+                {
+                    "id": serializers.IntegerField(),
+                    "window_start": serializers.DateTimeField(),
+                    "status": serializers.CharField(),
+                },
+            )
+        },
+    )
     @action(detail=True, methods=["post"], url_path="run-drift")
     def run_drift(self, request: Request, pk: str) -> Response:
         """Queue a drift job for the current window (or `window_start`, ISO time)."""
         monitor = self.get_object()
         services.ensure_editable(monitor.project, request.user)
-        start = (
-            serializers.DateTimeField().to_internal_value(request.data["window_start"])
-            if request.data.get("window_start")
-            else timezone.now()
-        )
+        data = RunDriftIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        start = data.validated_data.get("window_start") or timezone.now()
         run = drift_run_enqueue(monitor_id=monitor.pk, window_start=start, trigger=DriftRun.Trigger.MANUAL)
         return Response({"id": run.pk, "window_start": run.window_start, "status": run.status}, status=202)
 
@@ -484,11 +527,13 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 alerts = alerts.filter(**{name: value})
         return alerts
 
+    @extend_schema(request=None, responses=AlertOut)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str) -> Response:
         alert = services.alert_acknowledge(actor=request.user, alert_id=self.get_object().pk)
         return Response(AlertOut(alert).data)
 
+    @extend_schema(request=None, responses=AlertOut)
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str) -> Response:
         alert = services.alert_resolve(actor=request.user, alert_id=self.get_object().pk)
@@ -497,9 +542,8 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(request=MuteIn, responses=AlertOut)
     @action(detail=True, methods=["post"])
     def mute(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()  # first: an alert the user may not see is missing, whatever the body
         data = MuteIn(data=request.data)
         data.is_valid(raise_exception=True)
-        alert = services.alert_mute(
-            actor=request.user, alert_id=self.get_object().pk, until=data.validated_data["until"]
-        )
+        alert = services.alert_mute(actor=request.user, alert_id=alert.pk, until=data.validated_data["until"])
         return Response(AlertOut(alert).data)

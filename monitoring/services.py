@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from registry import access
-from registry.errors import PermissionDenied, PortalError, Unavailable
+from registry.errors import Conflict, PermissionDenied, PortalError, Unavailable
 from registry.mlflow_client import MlflowRestClient
 from registry.models import Project, RegisteredModel, SyncRun
 from registry.sync import sync_execute
@@ -532,7 +532,7 @@ def _alert_for_change(actor: AbstractBaseUser, alert_id: int) -> Alert:
 def alert_acknowledge(*, actor: AbstractBaseUser, alert_id: int) -> Alert:
     alert = _alert_for_change(actor, alert_id)
     if alert.status != Alert.Status.OPEN:
-        raise PortalError(f"Only an open alert can be acknowledged; this one is {alert.get_status_display().lower()}.")
+        raise Conflict(f"Only an open alert can be acknowledged; this one is {alert.get_status_display().lower()}.")
     alert.status, alert.status_changed_by = Alert.Status.ACKNOWLEDGED, actor
     alert.save()
     return alert

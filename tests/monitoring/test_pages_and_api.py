@@ -177,7 +177,8 @@ def test_api_lists_monitors_runs_and_alerts_per_role(client, manager, engineer, 
     assert client.post(f"/api/v1/monitors/{computed.pk}/run-drift/").status_code == 403
     client.force_login(engineer)
     assert client.post(f"/api/v1/alerts/{alert_id}/acknowledge/").json()["status"] == "acknowledged"
-    assert client.post(f"/api/v1/alerts/{alert_id}/acknowledge/").status_code == 400  # already acknowledged
+    again = client.post(f"/api/v1/alerts/{alert_id}/acknowledge/")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"  # already acknowledged
     assert client.post(f"/api/v1/monitors/{computed.pk}/run-drift/").status_code == 202
     key = client.post(f"/api/v1/monitors/{computed.pk}/tokens/", {"name": "ci"}).json()["key"]
     assert key.startswith("mpi_")
@@ -364,3 +365,25 @@ def test_a_browser_session_uploads_a_reference_with_its_csrf_token(engineer, mon
     assert response.status_code == 201, response.content
     assert response.json()["rows"] == 100
     assert forged.status_code == 403  # no token: CSRF still holds
+
+
+def test_an_ingest_token_name_over_the_limit_gets_400_not_a_database_error(client, engineer, monitor):
+    client.force_login(engineer)
+    response = client.post(
+        f"/api/v1/monitors/{monitor.pk}/tokens/", {"name": "x" * 81}, content_type="application/json"
+    )
+    assert response.status_code == 400 and "name" in response.json()["error"]["fields"]
+    response = client.post(
+        f"/api/v1/monitors/{monitor.pk}/run-drift/", {"window_start": "yesterday"}, content_type="application/json"
+    )
+    assert response.status_code == 400 and "window_start" in response.json()["error"]["fields"]
+
+
+def test_the_schema_gives_the_monitor_and_alert_actions_their_real_bodies_and_statuses(client, engineer):
+    client.force_login(engineer)
+    paths = client.get("/api/v1/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}).json()["paths"]
+    for action in ("acknowledge", "resolve"):
+        assert "requestBody" not in paths[f"/api/v1/alerts/{{id}}/{action}/"]["post"], action
+    assert "202" in paths["/api/v1/monitors/{id}/run-drift/"]["post"]["responses"]
+    assert "201" in paths["/api/v1/monitors/{id}/tokens/"]["post"]["responses"]
+    assert "409" in paths["/api/v1/alerts/{id}/acknowledge/"]["post"]["responses"]
