@@ -5,7 +5,7 @@ from datetime import date
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -117,13 +117,15 @@ class RejectIn(serializers.Serializer):
     version = serializers.IntegerField(required=False)
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("state", str, enum=[*PromotionState.values]),
-        OpenApiParameter("model", str, description="Registered model name"),
-        OpenApiParameter("target_alias", str),
-        OpenApiParameter("requested_by", str, description="User name"),
-    ]
+@extend_schema_view(  # the filters are the list's, not every action's
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("state", str, enum=[*PromotionState.values]),
+            OpenApiParameter("model", str, description="Registered model name"),
+            OpenApiParameter("target_alias", str),
+            OpenApiParameter("requested_by", str, description="User name"),
+        ]
+    )
 )
 class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Promotion requests of the models the caller can see, newest first. Engineers create them;
@@ -149,6 +151,8 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         )
         params = self.request.query_params
         if params.get("state"):
+            if params["state"] not in PromotionState.values:
+                raise serializers.ValidationError({"state": [f"Choose one of {', '.join(PromotionState.values)}."]})
             promotions_qs = promotions_qs.filter(state=params["state"])
         if params.get("model"):
             promotions_qs = promotions_qs.filter(registered_model__name=params["model"])

@@ -198,3 +198,12 @@ def test_a_decision_in_the_api_carries_the_checks_it_was_made_on(api, pending):
     decision = client.get(f"/api/v1/promotions/{pending['id']}/").json()["decisions"][0]
     assert decision["checks_passed"] is True
     assert {c["check"] for c in decision["checks"]} >= {"metric", "signature"}
+
+
+def test_an_unknown_state_filter_gets_400_not_an_empty_list(api, pending):
+    response = api("reviewer").get("/api/v1/promotions/?state=AAA")
+    assert response.status_code == 400 and "state" in response.json()["error"]["fields"]
+    assert api("reviewer").get("/api/v1/promotions/?state=pending").json()["count"] == 1
+    schema = api("reviewer").get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    assert "state" in {p["name"] for p in schema["/api/v1/promotions/"]["get"]["parameters"]}
+    assert "state" not in {p["name"] for p in schema["/api/v1/promotions/{id}/"]["get"].get("parameters", [])}
