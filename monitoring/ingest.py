@@ -3,9 +3,11 @@ with a precise reason before anything is stored. Pure: bytes in, DataFrame or Ba
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import re
 import struct
 from collections import Counter
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from registry.errors import PortalError
@@ -32,6 +35,8 @@ class BatchLimits:
 UNLIMITED = BatchLimits(max_rows=2**62, max_columns=2**62, max_decompressed_bytes=2**62)
 
 PARQUET_MAGIC = b"PAR1"
+MAX_COLUMN_NAME = 120
+BOM = b"\xef\xbb\xbf"
 FORMATS = ("json", "csv", "parquet")
 CONTENT_TYPES = {
     "application/json": "json",
@@ -70,15 +75,47 @@ def format_for(content_type: str, filename: str = "") -> str | None:
     return None
 
 
+def _not_utf8(body: bytes, offset: int) -> BadBatch:
+    return BadBatch(
+        f"The body is not UTF-8: byte 0x{body[offset]:02x} at offset {offset} cannot be decoded.", code="not_utf8"
+    )
+
+
 def _text(body: bytes) -> str:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadBatch(
-            f"The body is not UTF-8: byte 0x{body[exc.start]:02x} at offset {exc.start} cannot be decoded.",
-            code="not_utf8",
-        ) from exc
+        raise _not_utf8(body, exc.start) from exc
     return text.removeprefix("\ufeff")
+
+
+UTF8_CHUNK = 1 << 20
+
+
+def _check_utf8(body: bytes) -> None:
+    """Refuses a body that is not UTF-8 without holding its decoded copy: a megabyte at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
+    for start in range(0, len(body), UTF8_CHUNK):
+        # The decoder holds up to three bytes of a character begun in the previous chunk.
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(view[start : start + UTF8_CHUNK], final=start + UTF8_CHUNK >= len(body))
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(body, start - pending + exc.start) from exc
+
+
+def _check_column_names(names: list[str]) -> None:
+    # Feature names are stored in 120 characters (drift results, histograms, alerts); NUL is no text
+    # PostgreSQL stores.
+    for name in names:
+        if "\x00" in name:
+            raise BadBatch(f"Column name {name[:60]!r} holds a NUL character.", code="bad_column_name")
+        if len(name) > MAX_COLUMN_NAME:
+            raise BadBatch(
+                f"Column name {name[:60]!r}… is {len(name):,} characters long; the limit is {MAX_COLUMN_NAME}.",
+                code="bad_column_name",
+            )
 
 
 def _encodable(text: str) -> bool:
@@ -105,10 +142,135 @@ def _check_columns(columns: int, limits: BatchLimits) -> None:
         raise BadBatch(message, code="too_many_columns", status=413)
 
 
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# Strings and brackets, to step over a value without building it.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+NOT_RECORDS = 'Send a JSON list of records (objects), or {"records": [...]}.'
+
+
+def _skip(text: str, i: int) -> int:
+    return _WHITESPACE.match(text, i).end()
+
+
+def _expected(text: str, i: int, what: str) -> BadBatch:
+    line = text.count("\n", 0, i) + 1
+    column = i - text.rfind("\n", 0, i)
+    return BadBatch(f"The JSON cannot be parsed: expecting {what} at line {line} column {column}.", code="parse_error")
+
+
+def _skip_value(text: str, i: int, decoder: json.JSONDecoder) -> int:
+    """The end of the value at i, stepping over a list or object without building it."""
+    if not text.startswith(("[", "{"), i):
+        return decoder.raw_decode(text, i)[1]
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text, i):
+        if token.group() in "[{":
+            depth += 1
+        elif token.group() in "]}":
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    raise _expected(text, len(text), "the end of a list or object")
+
+
+def _records_start(text: str, decoder: json.JSONDecoder) -> tuple[int, bool]:
+    """Where the records list's items begin, for a list or {"records": [...]}; and whether the
+    records sit in an object (whose other keys are stepped over, never built)."""
+    i = _skip(text, 0)
+    if text.startswith("[", i):
+        return i + 1, False
+    if not text.startswith("{", i):
+        decoder.decode(text)  # a parse error says what is wrong; a scalar is no batch
+        raise BadBatch(NOT_RECORDS, code="parse_error")
+    i = _skip(text, i + 1)
+    while not text.startswith("}", i):
+        if not text.startswith('"', i):
+            raise _expected(text, i, "a property name in double quotes")
+        key, i = json.decoder.scanstring(text, i + 1)
+        i = _skip(text, i)
+        if not text.startswith(":", i):
+            raise _expected(text, i, "':'")
+        i = _skip(text, i + 1)
+        if key == "records":
+            if not text.startswith("[", i):
+                raise BadBatch(NOT_RECORDS, code="parse_error")
+            return i + 1, True
+        i = _skip(text, _skip_value(text, i, decoder))
+        if text.startswith(",", i):
+            i = _skip(text, i + 1)
+        elif not text.startswith("}", i):
+            raise _expected(text, i, "',' or '}'")
+    raise BadBatch(NOT_RECORDS, code="parse_error")
+
+
+def _records_end(text: str, i: int, in_object: bool, decoder: json.JSONDecoder) -> None:
+    """What follows the records list must close the document: the object's other keys, then nothing."""
+    i = _skip(text, i)
+    if in_object:
+        while not text.startswith("}", i):
+            if not text.startswith(",", i):
+                raise _expected(text, i, "',' or '}'")
+            i = _skip(text, i + 1)
+            if not text.startswith('"', i):
+                raise _expected(text, i, "a property name in double quotes")
+            _, i = json.decoder.scanstring(text, i + 1)
+            i = _skip(text, i)
+            if not text.startswith(":", i):
+                raise _expected(text, i, "':'")
+            i = _skip(text, _skip_value(text, _skip(text, i + 1), decoder))
+        i = _skip(text, i + 1)
+    if i != len(text):
+        raise _expected(text, i, "the end of the document")
+
+
+def _json_columns(text: str, limits: BatchLimits) -> tuple[dict[str, list[Any]], int]:
+    """Walks the records one at a time into columns, refusing at the first record over a cap: the
+    records are never all built as dicts (a 40 MB body of tiny records made a gigabyte of them)."""
+    decoder = json.JSONDecoder(parse_constant=_reject_constant)
+    i, in_object = _records_start(text, decoder)
+    columns: dict[str, list[Any]] = {}
+    rows = 0
+    i = _skip(text, i)
+    if text.startswith("]", i):
+        _records_end(text, i + 1, in_object, decoder)
+        return columns, rows
+    while True:
+        if rows == limits.max_rows:
+            _check_rows(rows + 1, limits)  # another record follows
+        if not text.startswith("{", i):
+            raise BadBatch(f"Record {rows} is not an object.", code="parse_error")
+        record, i = decoder.raw_decode(text, i)
+        for key, value in record.items():
+            if isinstance(value, dict | list):
+                raise BadBatch(f"Record {rows}, column {key!r}: nested values are not supported.", code="parse_error")
+            # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 file or database takes.
+            for text_ in (key, value) if isinstance(value, str) else (key,):
+                if not _encodable(text_):
+                    raise BadBatch(f"Record {rows}: a lone surrogate (\\ud800-\\udfff) is not text.", code="not_utf8")
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = [None] * rows
+                _check_columns(len(columns), limits)
+            column.append(value)
+        rows += 1
+        if len(record) != len(columns):
+            for column in columns.values():
+                if len(column) < rows:
+                    column.append(None)
+        i = _skip(text, i)
+        if text.startswith(",", i):
+            i = _skip(text, i + 1)
+        elif text.startswith("]", i):
+            _records_end(text, i + 1, in_object, decoder)
+            return columns, rows
+        else:
+            raise _expected(text, i, "',' or ']'")
+
+
 def _parse_json(body: bytes, limits: BatchLimits) -> pd.DataFrame:
     text = _text(body)
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        columns, rows = _json_columns(text, limits)
     except json.JSONDecodeError as exc:
         raise BadBatch(
             f"The JSON cannot be parsed: {exc.msg} at line {exc.lineno} column {exc.colno}.", code="parse_error"
@@ -117,48 +279,49 @@ def _parse_json(body: bytes, limits: BatchLimits) -> pd.DataFrame:
         raise BadBatch("The JSON is nested too deeply to be a batch of records.", code="parse_error") from exc
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise BadBatch(f"The JSON cannot be parsed: {exc}", code="parse_error") from exc
-    if isinstance(data, dict) and "records" in data:
-        data = data["records"]
-    if not isinstance(data, list):
-        raise BadBatch('Send a JSON list of records (objects), or {"records": [...]}.', code="parse_error")
-    if not data:
+    del text
+    if not rows:
         raise BadBatch("The batch has no records.", code="empty")
-    _check_rows(len(data), limits)
-    columns: set[str] = set()
-    for i, row in enumerate(data):
-        if not isinstance(row, dict):
-            raise BadBatch(f"Record {i} is not an object.", code="parse_error")
-        columns.update(row)
-        if len(columns) > limits.max_columns:
-            _check_columns(len(columns), limits)
-        for key, value in row.items():
-            if isinstance(value, dict | list):
-                raise BadBatch(f"Record {i}, column {key!r}: nested values are not supported.", code="parse_error")
-            # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 file or database takes.
-            for text_ in (key, value) if isinstance(value, str) else (key,):
-                if not _encodable(text_):
-                    raise BadBatch(f"Record {i}: a lone surrogate (\\ud800-\\udfff) is not text.", code="not_utf8")
-    return pd.DataFrame.from_records(data)
+    if not columns:
+        raise BadBatch("The records have no columns.", code="empty")
+    return pd.DataFrame(columns)
+
+
+_BLANK = re.compile(rb"(?:\xef\xbb\xbf)?\s*")
 
 
 def _parse_csv(body: bytes, limits: BatchLimits) -> pd.DataFrame:
-    text = _text(body)
-    if not text.strip():
+    # Read from the bytes themselves: a decoded copy of a 50 MB body, and a StringIO of it (four bytes
+    # a character), cost five times the body before pandas started.
+    _check_utf8(body)
+    if _BLANK.fullmatch(body):
         raise BadBatch("The batch is empty.", code="empty")
     try:
-        header = next(csv.reader(io.StringIO(text, newline="")), [])
+        header = next(csv.reader(io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", newline="")), [])
     except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
         raise BadBatch(f"The CSV header cannot be read: {exc}", code="parse_error") from exc
     _check_columns(len(header), limits)
+    _check_column_names(header)
     # Lines bound the rows from above (a quoted field may span lines): cheap, and only an upper bound.
-    lines = text.count("\n") + text.count("\r") - text.count("\r\n")
+    lines = body.count(b"\n") + body.count(b"\r") - body.count(b"\r\n")
     if lines > limits.max_rows + 1:
         _check_rows(lines - 1, limits)
     duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
     if duplicates:
         raise BadBatch(f"Duplicate column names: {', '.join(duplicates)}.", code="duplicate_columns")
+    # Every cell takes at least eight bytes once read, an empty one too: 50 MB of commas is 400 MB.
+    cells = (lines + 1) * len(header)
+    if cells * 8 > limits.max_decompressed_bytes:
+        raise BadBatch(
+            f"The CSV may hold {cells:,} cells, {cells * 8:,} bytes once read; the limit is "
+            f"{limits.max_decompressed_bytes:,}.",
+            code="too_large",
+            status=413,
+        )
+    buffer = io.BytesIO(body)
+    buffer.seek(len(BOM) if body.startswith(BOM) else 0)
     try:
-        frame = pd.read_csv(io.StringIO(text))
+        frame = pd.read_csv(buffer, encoding="utf-8")
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise BadBatch(f"The CSV cannot be parsed: {exc}", code="parse_error") from exc
     return frame
@@ -166,18 +329,31 @@ def _parse_csv(body: bytes, limits: BatchLimits) -> pd.DataFrame:
 
 # Bytes per value once a column is read into memory; variable-width columns count their encoded size.
 PHYSICAL_WIDTHS = {"BOOLEAN": 1, "INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}
+TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary())
 
 
 def _decoded_bytes(metadata: pq.FileMetaData) -> int:
     """What the file's columns take in memory once read, from its metadata alone. The stored sizes
-    say little: a column of one repeated value is a few bytes however many rows it has."""
+    say little: a column of one repeated value is a few bytes however many rows it has. Values, not
+    rows, are counted (a list column holds many per row); text takes at least a pointer per value."""
     total = 0
     for i in range(metadata.num_row_groups):
         group = metadata.row_group(i)
         for j in range(group.num_columns):
             column = group.column(j)
             width = PHYSICAL_WIDTHS.get(column.physical_type)
-            total += group.num_rows * width if width else column.total_uncompressed_size
+            values = max(column.num_values, group.num_rows)
+            total += values * width if width else max(column.total_uncompressed_size, values * 8)
+    return total
+
+
+def _text_bytes(table: pa.Table, names: list[str]) -> int:
+    """The bytes the dictionary-read text columns take once each row has its own value."""
+    total = 0
+    for name in names:
+        for chunk in table.column(name).chunks:
+            lengths = pc.binary_length(chunk.dictionary)
+            total += pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
     return total
 
 
@@ -192,7 +368,7 @@ def _parse_parquet(body: bytes, *, max_bytes: int, limits: BatchLimits) -> pd.Da
         )
     try:
         parquet = pq.ParquetFile(
-            io.BytesIO(body), thrift_string_size_limit=max_bytes, thrift_container_size_limit=1_000_000
+            pa.BufferReader(body), thrift_string_size_limit=max_bytes, thrift_container_size_limit=1_000_000
         )
         metadata = parquet.metadata
         _check_columns(metadata.num_columns, limits)
@@ -205,14 +381,45 @@ def _parse_parquet(body: bytes, *, max_bytes: int, limits: BatchLimits) -> pd.Da
                 code="too_large",
                 status=413,
             )
-        names = parquet.schema_arrow.names
-        duplicates = sorted(name for name, n in Counter(names).items() if n > 1)
+        schema = parquet.schema_arrow
+        duplicates = sorted(name for name, n in Counter(schema.names).items() if n > 1)
         if duplicates:
             raise BadBatch(f"Duplicate column names: {', '.join(duplicates)}.", code="duplicate_columns")
+        _check_column_names(schema.names)
+        nested = [field.name for field in schema if pa.types.is_nested(field.type)]
+        if nested:
+            raise BadBatch(
+                f"Column {nested[0]!r} holds nested values (lists, structs or maps), which are not supported.",
+                code="parse_error",
+            )
+        # Text is read as a dictionary and measured before it is expanded: one 1 MB string in 3,000
+        # rows, a few hundred bytes in the file and in its metadata, used to become 3 GB of text.
+        text = [field.name for field in schema if field.type in TEXT_TYPES]
+        if text:
+            parquet = pq.ParquetFile(
+                pa.BufferReader(body),
+                read_dictionary=text,
+                thrift_string_size_limit=max_bytes,
+                thrift_container_size_limit=1_000_000,
+            )
         table = parquet.read()
+        del parquet
+        expanded = decompressed + _text_bytes(table, text)
+        if expanded > limits.max_decompressed_bytes:
+            raise BadBatch(
+                f"The Parquet file holds {expanded:,} bytes once its text is expanded; the limit is "
+                f"{limits.max_decompressed_bytes:,}.",
+                code="too_large",
+                status=413,
+            )
+        if text:
+            table = table.cast(schema)
         # The pandas metadata in the file is the sender's: not JSON, the wrong shape or a dtype that
-        # does not exist all fail here, inside the try.
-        return table.to_pandas()
+        # does not exist all fail here, inside the try. The table's buffers are freed column by column
+        # as pandas takes them over, so the data is not held twice.
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        del table
+        return frame
     except BadBatch:
         raise
     except (pa.ArrowException, OSError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
@@ -236,6 +443,7 @@ def parse_batch(body: bytes, *, fmt: str, max_bytes: int, limits: BatchLimits | 
     if len(frame) == 0:
         raise BadBatch("The batch has a header but no rows.", code="empty")
     frame.columns = [str(c) for c in frame.columns]
+    _check_column_names(list(frame.columns))
     duplicates = sorted(name for name, n in Counter(frame.columns).items() if n > 1)
     if duplicates:
         raise BadBatch(f"Duplicate column names: {', '.join(duplicates)}.", code="duplicate_columns")

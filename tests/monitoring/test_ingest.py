@@ -372,3 +372,153 @@ def test_more_rows_than_the_limit_are_refused_for_csv_and_json(client, monitor, 
     for body, content_type in ((csv_body, "text/csv"), (json_body, "application/json")):
         response = post(client, monitor, body, content_type, ingest_key)
         assert response.status_code == 413 and response.json()["error"]["code"] == "too_many_rows", content_type
+
+
+# --- A fresh hostile corpus (bench/hostile_input.py): what got through or cost memory before ----------
+
+
+def _peak_rss_growth(function) -> int:
+    """Bytes the process's peak RSS grew by while `function` ran (VmHWM, reset first)."""
+    from pathlib import Path
+
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+
+    def hwm() -> int:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM"))
+        return int(line.split()[1]) * 1024
+
+    before = hwm()
+    function()
+    return hwm() - before
+
+
+def _dictionary_bomb(rows: int) -> bytes:
+    """One 1 MB string, dictionary-encoded in `rows` rows, written without the Arrow schema (as other
+    writers do): a few hundred bytes, and rows x 1 MB of text once the dictionary is expanded."""
+    array = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, dtype=np.int32)), pa.array(["x" * 1_000_000]))
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"segment": array}), buffer, compression="zstd", store_schema=False)
+    return buffer.getvalue()
+
+
+def test_a_parquet_dictionary_bomb_is_refused_before_its_text_is_expanded(
+    client, monitor, ingest_key, monitoring_storage
+):
+    body = _dictionary_bomb(400)  # 400 MB of text; its metadata says a few kilobytes
+    assert len(body) < 1000
+    response = None
+
+    def send():
+        nonlocal response
+        response = post(client, monitor, body, "application/vnd.apache.parquet", ingest_key)
+
+    growth = _peak_rss_growth(send)
+    assert response.status_code == 413 and "once its text is expanded" in response.json()["error"]["message"]
+    assert growth < 100 * 2**20, f"RSS grew by {growth / 2**20:.0f} MB"  # was 400 MB + the pandas copy
+    assert_nothing_stored(monitor, monitoring_storage)
+
+
+def test_text_read_as_a_dictionary_comes_back_as_the_same_columns(client, monitor, ingest_key):
+    from monitoring.ingest import parse_batch
+
+    table = pa.table({"feature_a": [1.0, 2.0, 3.0], "segment": ["north", None, "north"]})
+    for store_schema in (True, False):
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, store_schema=store_schema)
+        frame = parse_batch(buffer.getvalue(), fmt="parquet", max_bytes=10**6).frame
+        assert frame["segment"].tolist()[::2] == ["north", "north"] and pd.isna(frame["segment"][1])
+        assert not isinstance(frame["segment"].dtype, pd.CategoricalDtype)
+        assert pd.api.types.is_string_dtype(frame["segment"].dtype)
+
+
+def test_a_parquet_list_column_is_refused_whatever_its_row_count_says(client, monitor, ingest_key, monitoring_storage):
+    values = pa.array(np.zeros(1_000_000))
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"feature_a": pa.ListArray.from_arrays([0, len(values)], values)}), buffer)
+    response = post(client, monitor, buffer.getvalue(), "application/vnd.apache.parquet", ingest_key)
+    assert response.status_code == 400 and "nested values" in response.json()["error"]["message"]
+    assert_nothing_stored(monitor, monitoring_storage)
+
+
+def test_json_over_the_row_cap_is_refused_as_it_is_walked_not_after_building_every_record(
+    client, monitor, ingest_key, settings
+):
+    settings.MONITORING_MAX_ROWS = 1000
+    body = b"[" + b",".join([b'{"a":1}'] * 2_000_000) + b"]"  # 16 MB
+    response = None
+
+    def send():
+        nonlocal response
+        response = post(client, monitor, body, "application/json", ingest_key)
+
+    growth = _peak_rss_growth(send)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_many_rows"
+    # json.loads built two million dicts first: about 430 MB.
+    assert growth < 150 * 2**20, f"RSS grew by {growth / 2**20:.0f} MB"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"meta": {"x": [1, {"y": "]"}]}, "records": [{"feature_a": 1.5, "feature_b": 2, "segment": "n"}]}',
+        b'{"records": [{"feature_a": 1.5, "feature_b": 2, "segment": "n"}], "meta": "}"}',
+        b'[{"feature_a": 1.5, "segment": "n"}, {"feature_b": 2}]',
+    ],
+)
+def test_json_records_are_still_read_in_both_shapes(client, monitor, ingest_key, body):
+    response = post(client, monitor, body, "application/json", ingest_key)
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[{}, {}]", b'{"records": [{}]}', b'[{"a": 1}] trailing', b'{"records": [{"a": 1}]', b'{"records": 5}'],
+)
+def test_json_records_without_columns_or_with_trailing_bytes_are_refused(
+    client, monitor, ingest_key, monitoring_storage, body
+):
+    response = post(client, monitor, body, "application/json", ingest_key)
+    assert response.status_code == 400 and response.json()["error"]["code"] in ("empty", "parse_error")
+    assert_nothing_stored(monitor, monitoring_storage)
+
+
+def test_a_50_mb_csv_is_read_without_copies_of_its_text(monitor, settings):
+    from monitoring.ingest import parse_batch
+
+    body = reference_frame(1_500_000).to_csv(index=False, float_format="%.6f").encode()  # ~40 MB
+    growth = _peak_rss_growth(lambda: parse_batch(body, fmt="csv", max_bytes=len(body)))
+    # The frame is ~40 MB; the decoded text and two StringIO copies of it (four bytes a character)
+    # took the peak to ~300 MB.
+    assert growth < 150 * 2**20, f"RSS grew by {growth / 2**20:.0f} MB"
+
+
+def test_a_csv_of_empty_cells_is_judged_by_what_it_holds_once_read(client, monitor, ingest_key, settings):
+    settings.MONITORING_MAX_DECOMPRESSED_BYTES = 1_000_000
+    body = ",".join(f"c{i}" for i in range(100)).encode() + b"\n" + (b"," * 99 + b"\n") * 2_000  # 200 KB
+    response = post(client, monitor, body, "text/csv", ingest_key)
+    assert response.status_code == 413 and "once read" in response.json()["error"]["message"]
+
+
+def test_a_csv_not_in_utf8_is_refused_with_the_offset_of_the_first_bad_byte(client, monitor, ingest_key):
+    body = b"feature_a,segment\n" + b"1,north\n" * 200_000 + "2,caf\u00e9\n".encode("latin-1")
+    response = post(client, monitor, body, "text/csv", ingest_key)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "not_utf8"
+    assert f"offset {len(body) - 2}" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"feature_a,feat\x00ure_b\n1,2\n", "text/csv"),
+        (("n" * 121 + ",feature_a\n1,2\n").encode(), "text/csv"),
+        (json.dumps([{"n" * 121: 1}]).encode(), "application/json"),
+        (b'[{"feature_\\u0000a": 1}]', "application/json"),
+    ],
+    ids=["csv-nul", "csv-long", "json-long", "json-nul"],
+)
+def test_a_column_name_with_nul_or_longer_than_feature_names_are_stored_is_refused(
+    client, monitor, ingest_key, monitoring_storage, body, content_type
+):
+    response = post(client, monitor, body, content_type, ingest_key)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_column_name"
+    assert_nothing_stored(monitor, monitoring_storage)
