@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -209,9 +210,9 @@ def reference_upload(
     monitor = Monitor.objects.select_for_update().select_related("project").get(pk=monitor_id)
     if actor is not None:
         ensure_editable(monitor.project, actor)
-    parsed = parse_batch(
-        body, fmt=fmt, max_bytes=max(settings.MONITORING_MAX_BATCH_BYTES, len(body)), limits=batch_limits()
-    )
+    # The same byte limit as a batch: the API reads one byte past it, so a longer body arrives cut
+    # short, and a cut CSV still parses (its last row silently shortened).
+    parsed = parse_batch(body, fmt=fmt, max_bytes=settings.MONITORING_MAX_BATCH_BYTES, limits=batch_limits())
     frame = parsed.frame
     if len(frame) < MIN_REFERENCE_ROWS:
         raise BadBatch(
@@ -231,18 +232,25 @@ def reference_upload(
         profile = profiles.profile_frame(frame, kinds)
     except ValueError as exc:
         raise BadBatch(str(exc), code="bad_reference") from exc
+    summary = {feature: p.to_dict() for feature, p in profile.items()}
+    try:
+        # Values near the float limit (1e308) make sums and spreads overflow to inf, which is not JSON.
+        json.dumps(summary, allow_nan=False)
+    except ValueError as exc:
+        raise BadBatch(
+            "The reference's values are too large to summarise (a sum or spread overflows to infinity).",
+            code="bad_reference",
+        ) from exc
     ReferenceProfile.objects.filter(monitor=monitor, is_current=True).update(is_current=False)
-    name = monitoring_storage().save(
-        f"references/monitor-{monitor.pk}/{timezone.now():%Y%m%dT%H%M%S}.{fmt}", ContentFile(body)
-    )
-    return ReferenceProfile.objects.create(
-        monitor=monitor,
-        file_name=name,
-        rows=len(frame),
-        profile={feature: p.to_dict() for feature, p in profile.items()},
-        source=source,
-        created_by=actor,
-    )
+    storage = monitoring_storage()
+    name = storage.save(f"references/monitor-{monitor.pk}/{timezone.now():%Y%m%dT%H%M%S}.{fmt}", ContentFile(body))
+    try:
+        return ReferenceProfile.objects.create(
+            monitor=monitor, file_name=name, rows=len(frame), profile=summary, source=source, created_by=actor
+        )
+    except BaseException:
+        storage.delete(name)  # the transaction rolls the rows back; the file is ours to remove
+        raise
 
 
 def reference_from_mlflow(

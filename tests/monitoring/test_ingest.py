@@ -522,3 +522,40 @@ def test_a_column_name_with_nul_or_longer_than_feature_names_are_stored_is_refus
     response = post(client, monitor, body, content_type, ingest_key)
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_column_name"
     assert_nothing_stored(monitor, monitoring_storage)
+
+
+# --- Reference uploads ---------------------------------------------------------------------------------
+
+
+def _reference(client, user, monitor, body):
+    client.force_login(user)
+    return client.post(f"/api/v1/monitors/{monitor.pk}/reference/", body, content_type="text/csv")
+
+
+def _reference_files(storage_dir):
+    return [p for p in storage_dir.rglob("references/**/*") if p.is_file()] if storage_dir.exists() else []
+
+
+def test_a_reference_whose_statistics_overflow_gets_400_and_leaves_no_file(
+    client, engineer, monitor, monitoring_storage
+):
+    from monitoring.models import ReferenceProfile
+
+    files = _reference_files(monitoring_storage)
+    body = b"feature_a,feature_b,segment\n" + b"1e308,-1e308,north\n1e307,1,south\n" * 20
+    response = _reference(client, engineer, monitor, body)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_reference"
+    assert ReferenceProfile.objects.filter(monitor=monitor).count() == 1  # the fixture's, still current
+    assert _reference_files(monitoring_storage) == files
+
+
+def test_a_reference_longer_than_the_byte_limit_is_refused_not_cut_short(
+    client, engineer, monitor, monitoring_storage, settings
+):
+    from monitoring.models import ReferenceProfile
+
+    body = reference_frame(200).to_csv(index=False).encode()
+    settings.MONITORING_MAX_BATCH_BYTES = len(body) - 100  # the API reads one byte past the limit
+    response = _reference(client, engineer, monitor, body)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+    assert ReferenceProfile.objects.filter(monitor=monitor).count() == 1
