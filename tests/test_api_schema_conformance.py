@@ -153,6 +153,7 @@ LENIENT_INPUT = {
     r"^/api/v1/(projects|experiments|runs|models|monitors|alerts|promotions|audit-events)/$": "empty ?page=",
     r"^/api/v1/sync/$": "form booleans",
     r"^/api/v1/monitors/\{id\}/tokens/$": "empty multipart form",
+    r"^/api/v1/monitors/\{id\}/run-drift/$": "empty multipart form",
 }
 
 
@@ -191,10 +192,11 @@ def _config(data: dict) -> str:
         r"^/api/v1/monitors/\{id\}/channels/$": ({"id": "monitors"}, ""),
         r"^/api/v1/monitors/\{id\}/reference/$": ({"id": "monitors"}, ""),
         r"^/api/v1/monitors/\{id\}/reference-from-mlflow/$": ({"id": "monitors"}, ""),
-        r"^/api/v1/monitors/\{id\}/(?!tokens/\{|channels/$|reference/$|reference-from-mlflow/$)": (
+        r"^/api/v1/monitors/\{id\}/(?!tokens/\{|channels/$|reference/$|reference-from-mlflow/$|run-drift/$)": (
             {"id": "monitors"},
             "",
         ),
+        r"^/api/v1/monitors/\{id\}/run-drift/$": ({"id": "monitors"}, ""),
         r"^/api/v1/alerts/\{id\}/mute/$": ({"id": "alerts"}, ""),
         r"^/api/v1/alerts/\{id\}/(?!mute/$)": ({"id": "alerts"}, ""),
         r"^/api/v1/promotions/\{id\}/": ({"id": "promotions"}, ""),
