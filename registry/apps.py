@@ -49,12 +49,19 @@ class RegistryConfig(AppConfig):
         NAV_ITEMS[at:at] = [entry for entry in entries if entry.url_name not in known]
 
     def _promotion_gate_ready(self) -> None:
-        from . import promotion_tasks, promotions  # noqa: F401 - registers the gate's Celery tasks
+        from . import promotion_selectors, promotion_tasks, promotions  # noqa: F401 - registers the gate's Celery tasks
         from .navigation import NAV_ITEMS, NavItem
         from .signals import model_aliases_changed
 
         entries = [
-            NavItem("Promotions", "registry:promotion_queue", "registry.view_promotionrequest", "/promotions/"),
+            NavItem(
+                "Promotions",
+                "registry:promotion_queue",
+                "registry.view_promotionrequest",
+                "/promotions/",
+                waiting=lambda user: promotion_selectors.awaiting_decision_count(user=user),
+                waiting_label="waiting for your decision",
+            ),
             NavItem("Audit log", "registry:audit_log", "registry.view_auditevent", "/audit/"),
         ]
         known = {item.url_name for item in NAV_ITEMS}

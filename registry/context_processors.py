@@ -11,7 +11,13 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "user_roles": []}
     items = [
-        {"label": item.label, "url": reverse(item.url_name), "current": request.path.startswith(item.section)}
+        {
+            "label": item.label,
+            "url": reverse(item.url_name),
+            "current": request.path.startswith(item.section),
+            "waiting": item.waiting(user) if item.waiting else 0,
+            "waiting_label": item.waiting_label,
+        }
         for item in NAV_ITEMS
         if item.permission == SIGNED_IN or user.has_perm(item.permission)
     ]

@@ -1,7 +1,9 @@
 """The main navigation. Each app adds its entries from its AppConfig.ready(); an entry shows only
 to users holding its permission, so every role sees what it can do and nothing else."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .permissions import SIGNED_IN
 
@@ -13,6 +15,9 @@ class NavItem:
     permission: str  # a Django permission, or SIGNED_IN
     # URL prefix that marks the entry as the current section.
     section: str
+    # What waits for this user there (e.g. requests to decide), shown beside the label when not 0.
+    waiting: Callable[[Any], int] | None = None
+    waiting_label: str = ""
 
 
 NAV_ITEMS: list[NavItem] = [

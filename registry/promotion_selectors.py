@@ -33,6 +33,18 @@ def promotion_queue_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[P
     return promotions_visible_to(user=user).filter(state=PromotionState.PENDING).order_by("created_at", "pk")
 
 
+def awaiting_decision_count(*, user: AbstractBaseUser | AnonymousUser) -> int:
+    """Pending requests this user may decide and has not: the number beside "Promotions"."""
+    if not user.is_authenticated or not user.has_perm("registry.decide_promotionrequest"):
+        return 0
+    return (
+        PromotionRequest.objects.filter(_visible(user), state=PromotionState.PENDING)
+        .exclude(requested_by=user)
+        .exclude(decisions__reviewer=user)
+        .count()
+    )
+
+
 def gate_alerts_open_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[GateAlert]:
     return (
         GateAlert.objects.filter(resolved_at__isnull=True)

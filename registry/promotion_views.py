@@ -26,7 +26,7 @@ from .gate_checks import CheckStatus, MetricDirection
 from .gate_checks import check_rows as gate_check_rows
 from .live import wants_json
 from .models import RegisteredModel
-from .promotion_models import PromotionDecision, PromotionPolicy, PromotionState
+from .promotion_models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
 from .roles import is_admin
 from .selectors import projects_visible_to
 
@@ -71,6 +71,21 @@ def promotion_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _approve_confirmation(promotion: PromotionRequest, alias_now: int | str | None) -> str:
+    """What the reviewer confirms before an approval that may move a serving alias in MLflow."""
+    target = f"@{promotion.target_alias} of {promotion.registered_model.name}"
+    if promotion.approvals + 1 < promotion.approvals_required:
+        return (
+            f"Approve version {promotion.version} for {target}? This is approval {promotion.approvals + 1} "
+            f"of {promotion.approvals_required}; the alias moves when the last one is in."
+        )
+    holder = f"version {alias_now}" if alias_now else "no version"
+    return (
+        f"Approve and move {target} from {holder} to version {promotion.version} in MLflow? "
+        f"Whatever serves {target} will load version {promotion.version}."
+    )
+
+
 def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
     promotion = get_object_or_404(gate_selectors.promotions_visible_to(user=request.user), pk=pk)
     decisions = promotion.decisions.select_related("reviewer")
@@ -87,6 +102,7 @@ def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
         current_checks = decisive.checks if decisive else promotion.checks
         current_label = "At the decision" if decisive else "At request"
     check_rows = gate_check_rows(snapshot=promotion.checks, current=current_checks)
+    alias_now = (promotion.registered_model.aliases or {}).get(promotion.target_alias)
     return {
         "promotion": promotion,
         "check_rows": check_rows,
@@ -107,7 +123,8 @@ def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
         and (request.user.has_perm(promotions.DECIDE_PERMISSION) or is_admin(request.user)),
         "policy": policy,
         "mlflow_ui": settings.MLFLOW_UI_URL,
-        "alias_now": (promotion.registered_model.aliases or {}).get(promotion.target_alias),
+        "alias_now": alias_now,
+        "approve_confirmation": _approve_confirmation(promotion, alias_now),
         "history": gate_selectors.audit_events_visible_to(user=request.user).filter(
             object_type="registry.promotionrequest", object_id=str(promotion.pk)
         ),

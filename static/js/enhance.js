@@ -19,3 +19,16 @@ document.addEventListener("submit", (event) => {
     window.location = `${choice.value}/`;
   }
 });
+// A button with data-confirm asks before its form is sent (e.g. an approval that moves a serving
+// alias). Capture phase: it runs before any script that sends the form itself.
+document.addEventListener(
+  "submit",
+  (event) => {
+    const question = event.submitter && event.submitter.dataset.confirm;
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  },
+  true,
+);

@@ -1,44 +1,53 @@
-// Approve / reject without leaving the review page. Without JavaScript the form posts and the
-// server redirects back to the page, so this only saves the reload.
+// Approve / reject without leaving the review page. After the portal answers, the page's content
+// is fetched again and swapped in whole (state, approvals, decisions, checks, history), and again
+// while the worker moves the alias, so nothing on the page is left from before the decision.
+// Without JavaScript the form posts and the server redirects back to the page.
 (function () {
   "use strict";
   var form = document.getElementById("gate-decide");
   if (!form) return;
   var result = document.getElementById("gate-result");
-  var badges = { pending: "badge-warn", approved: "badge-internal", promoting: "badge-internal",
-                 promoted: "badge-ok", rejected: "badge-bad", failed: "badge-bad" };
+  var TERMINAL = ["promoted", "failed", "rejected", "cancelled", "superseded"];
 
   function show(text, ok) {
     result.textContent = text;
     result.className = "message " + (ok ? "message-success" : "message-error");
   }
 
+  function refreshPage() {
+    return fetch(window.location.pathname, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("review-live");
+        if (fresh) document.getElementById("review-live").replaceWith(fresh);
+      });
+  }
+
   // After the approval, follow the promotion until the alias has moved (or the move failed).
-  function follow(url, round) {
+  function follow(url, round, lastState) {
     if (round > 40) return;
     window.setTimeout(function () {
       fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
         .then(function (response) { return response.json(); })
         .then(function (body) {
-          var state = document.getElementById("gate-state");
-          state.textContent = body.state.charAt(0).toUpperCase() + body.state.slice(1);
-          state.className = "badge " + (badges[body.state] || "");
-          if (body.state === "promoted") {
-            document.getElementById("gate-alias").textContent = "version " + body.alias_now;
-            show("Promoted: @" + body.target_alias + " now points at version " + body.alias_now + " in MLflow.", true);
-          } else if (body.state === "failed") {
-            show("The promotion failed: " + body.reason, false);
-          } else {
-            follow(url, round + 1);
-          }
+          var done = TERMINAL.indexOf(body.state) !== -1;
+          var refreshed = body.state !== lastState ? refreshPage() : Promise.resolve();
+          return refreshed.then(function () {
+            if (body.state === "promoted") {
+              show("Promoted: @" + body.target_alias + " now points at version " + body.alias_now + " in MLflow.", true);
+            } else if (body.state === "failed") {
+              show("The promotion failed: " + body.reason, false);
+            }
+            if (!done) follow(url, round + 1, body.state);
+          });
         })
-        .catch(function () { follow(url, round + 1); });
+        .catch(function () { follow(url, round + 1, lastState); });
     }, 1500);
   }
 
   form.addEventListener("submit", function (event) {
     var submitter = event.submitter;
-    if (!submitter || !window.fetch) return;
+    if (!submitter || !window.fetch || !window.DOMParser) return;
     event.preventDefault();
     var buttons = form.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
@@ -55,16 +64,12 @@
         buttons.forEach(function (b) { b.disabled = false; });
         return;
       }
-      var state = document.getElementById("gate-state");
-      state.textContent = answer.body.state_label;
-      state.className = "badge " + (badges[answer.body.state] || "");
-      document.getElementById("gate-approvals").textContent =
-        answer.body.approvals + "/" + answer.body.approvals_required;
       // A quick worker may have claimed the promotion before this answer was written: follow both.
       var moving = answer.body.state === "approved" || answer.body.state === "promoting";
       show(answer.body.message + (moving ? " Moving the alias in MLflow…" : ""), true);
-      form.hidden = true;
-      if (moving) follow(answer.body.status_url, 0);
+      return refreshPage().then(function () {
+        if (moving) follow(answer.body.status_url, 0, answer.body.state);
+      });
     }).catch(function () {
       show("Could not reach the portal; nothing was changed. Try again.", false);
       buttons.forEach(function (b) { b.disabled = false; });

@@ -90,13 +90,24 @@ def test_a_reviewer_approves_the_pending_request_and_mlflow_moves_the_alias(visi
 
     page.get_by_label("Comment").fill("Holdout f1 is better and the inputs are unchanged. Ship it.")
     page.get_by_label("Override reason").fill("The drift is the October campaign's traffic; v3 was trained on it.")
+    # Approving moves a production alias: the page asks first, naming what moves where.
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Approve").click()
     expect(page.locator("#gate-result")).to_contain_text(re.compile("approv", re.I))
+    assert questions == [
+        "Approve and move @champion of churn-classifier from version 2 to version 3 in MLflow? "
+        "Whatever serves @champion of churn-classifier will load version 3."
+    ]
 
-    # The page follows the worker's promotion by itself: no reload.
+    # The whole page follows the decision and then the worker's promotion by itself, no reload:
+    # the form is gone, the decision and the history are listed.
+    expect(page.get_by_label("Comment")).to_have_count(0)
+    expect(page.locator("#gate-decisions")).to_contain_text("Approve")
     expect(page.locator("#gate-state")).to_have_text("Promoted", timeout=90_000)
     expect(page.locator("#gate-result")).to_contain_text("now points at version 3")
     expect(page.locator("#gate-alias")).to_contain_text("version 3")
+    expect(page.locator("#gate-history")).to_contain_text("promotion.promoted")
     page.goto(review_url)
     expect(page.locator("#gate-state")).to_have_text("Promoted")
     reviewer.check("promoted")

@@ -304,3 +304,46 @@ def test_a_decided_request_still_compares_with_the_version_that_held_the_alias_w
     page = client.get(f"/promotions/{promotion.pk}/").content.decode()
     assert "@champion when requested: version 1" in page
     assert "0.0400" in page  # the delta against v1, not 0 against itself
+
+
+def _waiting_in_navigation(client) -> str:
+    page = client.get("/projects/").content.decode()
+    nav = page[page.index('<nav class="mainnav"') : page.index("</nav>")]
+    start = nav.find('class="nav-count"')
+    return "" if start == -1 else nav[start:].split("</span></span>")[0]
+
+
+def test_the_navigation_counts_the_requests_waiting_for_this_reviewer(client, reviewer, engineer, promotion):
+    client.force_login(engineer)  # the requester, who may not decide
+    assert _waiting_in_navigation(client) == ""
+    client.force_login(reviewer)
+    assert '>1<span class="visually-hidden"> waiting for your decision' in _waiting_in_navigation(client)
+
+    promotions.promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment="Not now.")
+
+    assert _waiting_in_navigation(client) == ""
+
+
+def test_approving_asks_first_and_says_which_alias_moves_where(client, reviewer, promotion):
+    client.force_login(reviewer)
+    page = client.get(f"/promotions/{promotion.pk}/").content.decode()
+    assert (
+        'data-confirm="Approve and move @champion of churn-classifier from version 1 to version 2 in MLflow? '
+        'Whatever serves @champion of churn-classifier will load version 2."' in page
+    )
+
+
+def test_with_two_approvals_required_the_first_approval_says_the_alias_waits(client, reviewer, promotion):
+    PromotionRequest.objects.filter(pk=promotion.pk).update(approvals_required=2)
+    client.force_login(reviewer)
+    page = client.get(f"/promotions/{promotion.pk}/").content.decode()
+    assert "This is approval 1 of 2; the alias moves when the last one is in." in page
+
+
+def test_the_review_page_has_one_region_the_script_refreshes_after_a_decision(client, reviewer, promotion):
+    client.force_login(reviewer)
+    page = client.get(f"/promotions/{promotion.pk}/").content.decode()
+    live = page[page.index('<div id="review-live">') :]
+    for part in ('id="gate-state"', 'id="gate-decide"', 'id="gate-decisions"', 'id="gate-history"', "Automatic checks"):
+        assert part in live
+    assert page.index('id="gate-result"') < page.index('<div id="review-live">')  # the message outlives a refresh
