@@ -2,11 +2,11 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from registry.pagination import StrictPageNumberPagination
 from registry.permissions import HasActionPermission
 from registry.selectors import projects_visible_to
 
@@ -39,7 +39,7 @@ class PortfolioView(APIView):
         rows = selectors.portfolio_for(
             user=request.user, team=request.query_params.get("team", ""), level=int(level) if level else None
         )
-        paginator = PageNumberPagination()
+        paginator = StrictPageNumberPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response([exports.portfolio_row_as_dict(row) for row in page])
 

@@ -323,7 +323,7 @@ REST_FRAMEWORK = {
         "credential_failures": env("PORTAL_API_TOKEN_FAILURE_RATE", default="20/minute") or None,
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "registry.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "registry.api_errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -337,6 +337,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # registry/api_schema.py: every operation's error answers in the one error shape, the ingest
+    # endpoint's bearer token; request bodies get their own components, so a required text field
+    # says it cannot be blank.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "registry.api_schema.errors_documented"],
+    "COMPONENT_SPLIT_REQUEST": True,
     # One choice set used by two fields (numeric and categorical method) gets one schema name.
     "ENUM_NAME_OVERRIDES": {
         "DriftMethodEnum": "monitoring.models.Monitor.Method",

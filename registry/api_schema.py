@@ -3,7 +3,7 @@ every operation can give, in the portal's one error shape (registry/api_errors.p
 endpoint's own bearer token. tests/test_api_schema_conformance.py holds the schema to the API's
 real answers with schemathesis.
 
-Applied by the schema view (mlopsportal/urls.py) through SCHEMA_SETTINGS."""
+Applied through SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (mlopsportal/settings.py)."""
 
 import re
 from typing import Any
@@ -115,10 +115,3 @@ def errors_documented(result: dict[str, Any], generator: Any, request: Any, publ
                     str(status), {"description": DESCRIPTIONS[status], "content": error_ref}
                 )
     return result
-
-
-SCHEMA_SETTINGS = {
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "registry.api_schema.errors_documented"],
-    # Request bodies get their own components, so a required text field says it cannot be blank.
-    "COMPONENT_SPLIT_REQUEST": True,
-}

@@ -261,7 +261,7 @@ class AuditEventOut(serializers.ModelSerializer):
 
 def _date(value: str | None) -> date | None:
     try:
-        return date.fromisoformat(value) if value else None
+        return date.fromisoformat(value) if value is not None else None  # present but empty is an error
     except ValueError as exc:
         raise serializers.ValidationError({"date": [f"Not a YYYY-MM-DD date: {value}"]}) from exc
 

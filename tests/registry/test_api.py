@@ -132,3 +132,21 @@ def test_the_schema_documents_each_operations_error_answers_and_the_ingest_token
         p for p in schema["paths"]["/api/v1/assessments/portfolio/"]["get"]["parameters"] if p["name"] == "level"
     )
     assert level["schema"]["enum"] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("query", ["?page=", "?page=1&page=", "?page=%20"])
+def test_an_empty_page_number_is_refused_not_read_as_page_one(client, engineer, query):
+    client.force_login(engineer)
+    for path in ("/api/v1/projects/", "/api/v1/assessments/portfolio/"):
+        response = client.get(path + query)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["message"].startswith("Invalid page")
+    assert client.get("/api/v1/projects/?page=1").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["?since=", "?until="])
+def test_the_audit_log_refuses_an_empty_date_instead_of_ignoring_it(client, manager, query):
+    client.force_login(manager)
+    response = client.get("/api/v1/audit-events/" + query)
+    assert response.status_code == 400
+    assert "YYYY-MM-DD" in response.json()["error"]["message"]
