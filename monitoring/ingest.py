@@ -4,6 +4,7 @@ with a precise reason before anything is stored. Pure: bytes in, DataFrame or Ba
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -296,12 +297,19 @@ def _parse_csv(body: bytes, limits: BatchLimits) -> pd.DataFrame:
     _check_utf8(body)
     if _BLANK.fullmatch(body):
         raise BadBatch("The batch is empty.", code="empty")
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", newline=""))
     try:
-        header = next(csv.reader(io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", newline="")), [])
+        header = next(reader, [])
     except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
         raise BadBatch(f"The CSV header cannot be read: {exc}", code="parse_error") from exc
     _check_columns(len(header), limits)
     _check_column_names(header)
+    # pandas takes a first row wider than the header as an index of the extra fields: the values
+    # were silently shifted, and a row of a million fields made a million-level index (1.8 GB).
+    with contextlib.suppress(csv.Error):  # a field over the csv module's limit: pandas judges the row
+        first = next(reader, None)
+        if first is not None and len(first) > len(header):
+            raise BadBatch(f"Row 1 has {len(first):,} fields; the header names {len(header):,}.", code="parse_error")
     # Lines bound the rows from above (a quoted field may span lines): cheap, and only an upper bound.
     lines = body.count(b"\n") + body.count(b"\r") - body.count(b"\r\n")
     if lines > limits.max_rows + 1:
@@ -321,7 +329,7 @@ def _parse_csv(body: bytes, limits: BatchLimits) -> pd.DataFrame:
     buffer = io.BytesIO(body)
     buffer.seek(len(BOM) if body.startswith(BOM) else 0)
     try:
-        frame = pd.read_csv(buffer, encoding="utf-8")
+        frame = pd.read_csv(buffer, encoding="utf-8", index_col=False)
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise BadBatch(f"The CSV cannot be parsed: {exc}", code="parse_error") from exc
     return frame

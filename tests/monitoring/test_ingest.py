@@ -559,3 +559,20 @@ def test_a_reference_longer_than_the_byte_limit_is_refused_not_cut_short(
     response = _reference(client, engineer, monitor, body)
     assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
     assert ReferenceProfile.objects.filter(monitor=monitor).count() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"feature_a\n1,2,3,4,5\n", b"feature_a\n" + b"1," * 200_000 + b"1\n"],
+    ids=["five-fields", "200000-fields"],
+)
+def test_a_first_row_wider_than_the_csv_header_is_refused_not_read_as_an_index(
+    client, monitor, ingest_key, monitoring_storage, body
+):
+    import time
+
+    started = time.perf_counter()
+    response = post(client, monitor, body, "text/csv", ingest_key)
+    assert response.status_code == 400 and "the header names 1" in response.json()["error"]["message"]
+    assert time.perf_counter() - started < 5  # a million fields took minutes and 1.8 GB as an index
+    assert_nothing_stored(monitor, monitoring_storage)
