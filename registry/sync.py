@@ -12,7 +12,12 @@ Designed around the quirks of MLflow 3's REST API:
   listing; it asks MLflow for that one object first.
 
 Writes are upserts keyed on MLflow's ids that leave unchanged rows alone, so a re-run changes
-nothing. A SyncRun row in state "running" is the lock (a partial unique constraint allows one).
+nothing. Each stage (experiments with their runs; models with their versions and aliases) reads
+everything from MLflow before it writes, in one transaction: a pass that fails part-way (MLflow
+stopped mid-sync) never leaves a row looking up to date whose children it did not read, so the
+next pass, incremental or full, still sees the difference and catches up (the runs watermark
+moves only when a pass succeeds). A SyncRun row in state "running" is the lock (a partial unique
+constraint allows one).
 """
 
 import json
@@ -247,13 +252,43 @@ class _Pass:
         self.counts = counts
         self.now = timezone.now()
         self.watermark_ms = 0
-        self.new_experiments: list[str] = []
 
-    # experiments
+    # experiments and runs: everything is read from MLflow first, then written in one transaction.
+    # A pass that fails while reading writes nothing, so the next pass still sees as new what this
+    # one did not finish (an experiment written before its runs were read would not be "new" then,
+    # and its old runs would wait for the full reconcile).
 
-    def experiments(self, *, full: bool) -> None:
-        seen: dict[str, dict[str, Any]] = {e["experiment_id"]: experiment_fields(e) for e in self.client.experiments()}
+    def tracking(self, *, full: bool, since_ms: int | None) -> None:
+        listed: dict[str, dict[str, Any]] = {
+            e["experiment_id"]: experiment_fields(e) for e in self.client.experiments()
+        }
         existing = {e.mlflow_id: e for e in Experiment.objects.all()}
+        alive = sorted(
+            mlflow_id
+            for mlflow_id, fields in listed.items()
+            if fields["lifecycle_stage"] != Experiment.Lifecycle.DELETED
+        )
+        alive_set = set(alive)
+        fetched, gone = self._runs_read(
+            alive,
+            new=[mlflow_id for mlflow_id in alive if mlflow_id not in existing],
+            leaving=[e for mlflow_id, e in existing.items() if e.deleted_at is None and mlflow_id not in alive_set],
+            full=full,
+            since_ms=since_ms,
+        )
+        with transaction.atomic():
+            self._experiments_write(listed, existing)
+            experiments = dict(Experiment.objects.filter(deleted_at__isnull=True).values_list("mlflow_id", "pk"))
+            self._runs_upsert(fetched, experiments)
+            if gone:
+                marked = Run.objects.filter(run_id__in=gone, deleted_at__isnull=True).update(
+                    deleted_at=self.now, lifecycle_stage="deleted"
+                )
+                self.counts.add("runs", "deleted", marked)
+        if fetched:
+            self.watermark_ms = max(_run_watermark_ms(d) for d in fetched.values())
+
+    def _experiments_write(self, seen: dict[str, dict[str, Any]], existing: dict[str, Experiment]) -> None:
         created, changed = [], []
         for mlflow_id, fields in seen.items():
             obj = existing.get(mlflow_id)
@@ -273,11 +308,8 @@ class _Pass:
                 changed.append(obj)
                 self.counts.add("experiments", "deleted")
         Experiment.objects.bulk_create(created, batch_size=BATCH)
-        self.new_experiments = [e.mlflow_id for e in created if e.deleted_at is None]
         self.counts.add("experiments", "created", len(created))
         _save_changed(Experiment, changed, now=self.now)
-
-    # runs
 
     def _search_runs(self, experiment_ids: list[str], filter_string: str = "") -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
@@ -287,20 +319,25 @@ class _Pass:
                 found[data["info"]["run_id"]] = data
         return found
 
-    def runs(self, *, full: bool, since_ms: int | None) -> None:
-        experiments = dict(Experiment.objects.filter(deleted_at__isnull=True).values_list("mlflow_id", "pk"))
-        ids = sorted(experiments)
+    def _runs_read(
+        self, ids: list[str], *, new: list[str], leaving: list[Experiment], full: bool, since_ms: int | None
+    ) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """The runs to upsert, and the ids of mirrored runs MLflow no longer has. `ids` are the
+        alive experiments in MLflow's listing, `new` those of them the mirror does not hold yet,
+        `leaving` the mirrored experiments this pass will mark deleted (their runs are not asked for)."""
         if full or since_ms is None:
             fetched = self._search_runs(ids)
         else:
             # A new experiment may bring runs of any age (imported, or created while we were down).
-            fetched = self._search_runs(sorted(self.new_experiments))
+            fetched = self._search_runs(new)
             fetched.update(self._search_runs(ids, f"attributes.start_time >= {since_ms}"))
             fetched.update(self._search_runs(ids, f"attributes.end_time >= {since_ms}"))
             fetched.update(self._search_runs(ids, "attributes.status = 'RUNNING'"))
         # Runs the mirror thinks are running but no search returned (killed without an end time,
         # deleted): ask for each. On a full pass, every alive run the listing missed.
-        alive = Run.objects.filter(deleted_at__isnull=True, experiment__deleted_at__isnull=True)
+        alive = Run.objects.filter(deleted_at__isnull=True, experiment__deleted_at__isnull=True).exclude(
+            experiment__in=leaving
+        )
         if not full:
             alive = alive.filter(status__in=[Run.Status.RUNNING, Run.Status.SCHEDULED])
         missing = set(alive.values_list("run_id", flat=True)) - set(fetched)
@@ -311,14 +348,7 @@ class _Pass:
                 gone.add(run_id)
             else:
                 fetched[run_id] = data
-        if fetched:
-            self.watermark_ms = max(_run_watermark_ms(d) for d in fetched.values())
-        self._runs_upsert(fetched, experiments)
-        if gone:
-            marked = Run.objects.filter(run_id__in=gone, deleted_at__isnull=True).update(
-                deleted_at=self.now, lifecycle_stage="deleted"
-            )
-            self.counts.add("runs", "deleted", marked)
+        return fetched, gone
 
     def _runs_upsert(self, fetched: dict[str, dict[str, Any]], experiments: dict[str, int]) -> None:
         existing: dict[str, Run] = {}
@@ -356,6 +386,10 @@ class _Pass:
     # registered models and versions
 
     def models(self, *, full: bool, only: str | None = None) -> None:
+        """Read the models, then the versions of those that changed, then write it all in one
+        transaction. A model's row (its update time and aliases, which the next incremental pass
+        compares with MLflow's) is never written before its versions were read: a pass that fails
+        part-way leaves the models as they were, and the next pass re-reads what this one missed."""
         if only is not None:
             one = self.client.registered_model(only)
             listed = {only: one} if one is not None else {}
@@ -374,7 +408,7 @@ class _Pass:
                 continue
             old_aliases, old_updated, was_deleted = dict(obj.aliases), obj.updated_at, obj.deleted_at is not None
             fields["deleted_at"] = None
-            if _apply(obj, fields):
+            if _apply(obj, fields):  # in memory: written below, with the versions
                 changed.append(obj)
                 self.counts.add("models", "updated")
                 if obj.aliases != old_aliases:
@@ -382,20 +416,13 @@ class _Pass:
                 if obj.updated_at != old_updated or was_deleted:
                     need_versions.add(name)
         # Missing from the listing: confirm with MLflow before marking deleted (offset paging).
-        for name, obj in existing.items():
-            if name in listed or obj.deleted_at is not None:
-                continue
-            if only is None and self.client.registered_model(name) is not None:
-                continue  # shifted out of the listing, still there: the next pass reads it
-            _apply(obj, {"deleted_at": self.now})
-            changed.append(obj)
-            self.counts.add("models", "deleted")
-            marked = obj.versions.filter(deleted_at__isnull=True).update(deleted_at=self.now)
-            self.counts.add("versions", "deleted", marked)
-        RegisteredModel.objects.bulk_create(created, batch_size=BATCH)
-        self.counts.add("models", "created", len(created))
-        _save_changed(RegisteredModel, changed, now=self.now)
-        mirror = {m.name: m for m in RegisteredModel.objects.filter(name__in=list(listed))}
+        gone = [
+            obj
+            for name, obj in existing.items()
+            if name not in listed
+            and obj.deleted_at is None
+            and (only is not None or self.client.registered_model(name) is None)
+        ]
         if full:
             by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for version in self.client.model_versions():
@@ -408,18 +435,29 @@ class _Pass:
             ).exclude(status="READY")
             need_versions |= set(pending.values_list("registered_model__name", flat=True))
             by_model = {name: list(self.client.model_versions(name=name)) for name in sorted(need_versions)}
-        # The mirrored versions of every model to compare, in one query rather than one per model.
-        mirrored: dict[int, dict[int, ModelVersion]] = defaultdict(dict)
-        wanted = [mirror[name].pk for name in need_versions if name in mirror]
-        for version in ModelVersion.objects.filter(registered_model_id__in=wanted):
-            mirrored[version.registered_model_id][version.version] = version
-        for name in need_versions:
-            if name in mirror:
-                self._versions_upsert(mirror[name], by_model.get(name, []), existing=mirrored[mirror[name].pk])
-        # Aliases moved on a model whose versions were not re-read: derive them from the model's.
-        for model, _old, _new in alias_moves:
-            if model.name not in need_versions:
-                self._version_aliases_refresh(model)
+        with transaction.atomic():
+            for obj in gone:
+                _apply(obj, {"deleted_at": self.now})
+                changed.append(obj)
+                self.counts.add("models", "deleted")
+                marked = obj.versions.filter(deleted_at__isnull=True).update(deleted_at=self.now)
+                self.counts.add("versions", "deleted", marked)
+            RegisteredModel.objects.bulk_create(created, batch_size=BATCH)
+            self.counts.add("models", "created", len(created))
+            _save_changed(RegisteredModel, changed, now=self.now)
+            mirror = {m.name: m for m in RegisteredModel.objects.filter(name__in=list(listed))}
+            # The mirrored versions of every model to compare, in one query rather than one per model.
+            mirrored: dict[int, dict[int, ModelVersion]] = defaultdict(dict)
+            wanted = [mirror[name].pk for name in need_versions if name in mirror]
+            for version in ModelVersion.objects.filter(registered_model_id__in=wanted):
+                mirrored[version.registered_model_id][version.version] = version
+            for name in need_versions:
+                if name in mirror:
+                    self._versions_upsert(mirror[name], by_model.get(name, []), existing=mirrored[mirror[name].pk])
+            # Aliases moved on a model whose versions were not re-read: derive them from the model's.
+            for model, _old, _new in alias_moves:
+                if model.name not in need_versions:
+                    self._version_aliases_refresh(model)
         for model, old, new in alias_moves:
             model_aliases_changed.send(sender=RegisteredModel, registered_model=model, old=old, new=new)
 
@@ -568,8 +606,7 @@ def sync_execute(
             full = kind == SyncRun.Kind.FULL
             overlap_ms = int(settings.PORTAL_SYNC_OVERLAP.total_seconds() * 1000)
             since = None if full or previous is None else previous - overlap_ms
-            work.experiments(full=full)
-            work.runs(full=full, since_ms=since)
+            work.tracking(full=full, since_ms=since)
             work.models(full=full)
             work.links()
             work.signatures()
