@@ -355,6 +355,11 @@ def _decoded_bytes(metadata: pq.FileMetaData) -> int:
     return total
 
 
+def _binary_as_text(schema: pa.Schema) -> pa.Schema:
+    plain = {pa.binary(): pa.string(), pa.large_binary(): pa.large_string()}
+    return pa.schema([field.with_type(plain.get(field.type, field.type)) for field in schema], metadata=schema.metadata)
+
+
 def _text_bytes(table: pa.Table, names: list[str]) -> int:
     """The bytes the dictionary-read text columns take once each row has its own value."""
     total = 0
@@ -421,7 +426,9 @@ def _parse_parquet(body: bytes, *, max_bytes: int, limits: BatchLimits) -> pd.Da
                 status=413,
             )
         if text:
-            table = table.cast(schema)
+            # Bytes become text, as JSON and CSV batches have it; bytes that are not UTF-8 fail the
+            # cast here (a 400), where they used to be stored and fail every drift job of their window.
+            table = table.cast(_binary_as_text(schema))
         # The pandas metadata in the file is the sender's: not JSON, the wrong shape or a dtype that
         # does not exist all fail here, inside the try. The table's buffers are freed column by column
         # as pandas takes them over, so the data is not held twice.

@@ -576,3 +576,24 @@ def test_a_first_row_wider_than_the_csv_header_is_refused_not_read_as_an_index(
     assert response.status_code == 400 and "the header names 1" in response.json()["error"]["message"]
     assert time.perf_counter() - started < 5  # a million fields took minutes and 1.8 GB as an index
     assert_nothing_stored(monitor, monitoring_storage)
+
+
+def test_parquet_bytes_that_are_not_utf8_are_refused_and_utf8_bytes_read_as_text(
+    client, monitor, ingest_key, monitoring_storage
+):
+    def parquet(values):
+        buffer = io.BytesIO()
+        columns = {"feature_a": pa.array([1.0, 2.0], pa.float32()), "feature_b": pa.array([1.0, 2.0], pa.float32())}
+        pq.write_table(pa.table({**columns, "segment": values}), buffer)
+        return buffer.getvalue()
+
+    # Stored, such a batch failed every drift job of its window (astype("string") on b"\xff").
+    refused = post(
+        client, monitor, parquet(pa.array([b"\xff\xfe", b"\x00"])), "application/vnd.apache.parquet", ingest_key
+    )
+    assert refused.status_code == 400 and "UTF8" in refused.json()["error"]["message"]
+    assert_nothing_stored(monitor, monitoring_storage)
+    accepted = post(
+        client, monitor, parquet(pa.array([b"north", b"south"])), "application/vnd.apache.parquet", ingest_key
+    )
+    assert accepted.status_code == 201 and accepted.json()["schema_mismatch"] is None
