@@ -164,6 +164,18 @@ def mlflow_uri(mlflow_server: MlflowServer, settings) -> str:
     return mlflow_server.uri
 
 
+@pytest.fixture
+def throttle_rates(settings):
+    """Sets API rate-limit scopes for one test, e.g. throttle_rates(user="3/minute"); None switches
+    a scope off (registry/throttling.py reads the rates on every request)."""
+
+    def set_rates(**scopes: str | None) -> None:
+        defaults = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**defaults, **scopes}}
+
+    return set_rates
+
+
 @pytest.fixture(autouse=True)
 def rate_limits_fresh() -> None:
     """Every test starts with full rate-limit budgets."""

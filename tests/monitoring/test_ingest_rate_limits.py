@@ -13,15 +13,6 @@ pytestmark = pytest.mark.django_db
 PARQUET = "application/vnd.apache.parquet"
 
 
-@pytest.fixture
-def rates(settings):
-    def set_rates(**scopes: str | None) -> None:
-        defaults = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**defaults, **scopes}}
-
-    return set_rates
-
-
 def _post(client, monitor, key: str, address: str = "10.0.0.5"):
     return client.post(
         f"/api/v1/monitors/{monitor.pk}/batches/",
@@ -33,9 +24,9 @@ def _post(client, monitor, key: str, address: str = "10.0.0.5"):
 
 
 def test_batches_per_monitor_and_address_are_limited_and_the_refused_one_is_not_stored(
-    client, monitor, ingest_key, rates
+    client, monitor, ingest_key, throttle_rates
 ):
-    rates(ingest="2/minute")
+    throttle_rates(ingest="2/minute")
 
     answers = [_post(client, monitor, ingest_key).status_code for _ in range(3)]
 
@@ -44,8 +35,10 @@ def test_batches_per_monitor_and_address_are_limited_and_the_refused_one_is_not_
     assert _post(client, monitor, ingest_key, address="10.0.0.6").status_code == 201
 
 
-def test_wrong_ingest_tokens_pause_the_address_for_api_tokens_too(client, monitor, ingest_key, engineer, rates):
-    rates(credential_failures="2/minute")
+def test_wrong_ingest_tokens_pause_the_address_for_api_tokens_too(
+    client, monitor, ingest_key, engineer, throttle_rates
+):
+    throttle_rates(credential_failures="2/minute")
 
     wrong = [_post(client, monitor, "mpi_wrong", address="10.6.6.6").status_code for _ in range(2)]
     paused = _post(client, monitor, ingest_key, address="10.6.6.6")

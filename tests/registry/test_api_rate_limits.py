@@ -13,24 +13,12 @@ GUESSER = "10.6.6.6"
 COLLEAGUE = "10.1.1.1"
 
 
-@pytest.fixture
-def rates(settings):
-    def set_rates(**scopes: str | None) -> None:
-        defaults = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {**defaults, **scopes},
-        }
-
-    return set_rates
-
-
 def _me(client, token: str, address: str):
     return client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}", REMOTE_ADDR=address)
 
 
-def test_wrong_tokens_pause_the_guessing_address_only(client, engineer, rates):
-    rates(credential_failures="3/minute")
+def test_wrong_tokens_pause_the_guessing_address_only(client, engineer, throttle_rates):
+    throttle_rates(credential_failures="3/minute")
     good = api_token_rotate(user=engineer)
 
     guesses = [_me(client, f"mpa_guess{i}", GUESSER).status_code for i in range(3)]
@@ -44,21 +32,21 @@ def test_wrong_tokens_pause_the_guessing_address_only(client, engineer, rates):
     assert _me(client, good, COLLEAGUE).status_code == 200
 
 
-def test_right_tokens_never_use_up_the_failure_budget(client, engineer, rates):
-    rates(credential_failures="2/minute")
+def test_right_tokens_never_use_up_the_failure_budget(client, engineer, throttle_rates):
+    throttle_rates(credential_failures="2/minute")
     good = api_token_rotate(user=engineer)
     assert {_me(client, good, COLLEAGUE).status_code for _ in range(6)} == {200}
 
 
-def test_calls_without_a_token_are_not_counted_as_failures(client, engineer, rates):
-    rates(credential_failures="1/minute")
+def test_calls_without_a_token_are_not_counted_as_failures(client, engineer, throttle_rates):
+    throttle_rates(credential_failures="1/minute")
     for _ in range(3):
         assert client.get("/api/v1/me/", REMOTE_ADDR=GUESSER).status_code == 401
     assert _me(client, api_token_rotate(user=engineer), GUESSER).status_code == 200
 
 
-def test_each_user_has_a_budget_of_api_calls(client, engineer, reviewer, rates):
-    rates(user="3/minute")
+def test_each_user_has_a_budget_of_api_calls(client, engineer, reviewer, throttle_rates):
+    throttle_rates(user="3/minute")
     mine, theirs = api_token_rotate(user=engineer), api_token_rotate(user=reviewer)
 
     answers = [_me(client, mine, COLLEAGUE).status_code for _ in range(4)]
@@ -67,8 +55,8 @@ def test_each_user_has_a_budget_of_api_calls(client, engineer, reviewer, rates):
     assert _me(client, theirs, COLLEAGUE).status_code == 200
 
 
-def test_an_empty_rate_switches_a_budget_off(client, engineer, rates):
-    rates(user=None, credential_failures=None)
+def test_an_empty_rate_switches_a_budget_off(client, engineer, throttle_rates):
+    throttle_rates(user=None, credential_failures=None)
     good = api_token_rotate(user=engineer)
     assert {_me(client, "mpa_wrong", GUESSER).status_code for _ in range(30)} == {401}
     assert {_me(client, good, GUESSER).status_code for _ in range(30)} == {200}
