@@ -164,7 +164,7 @@ MONITORING_MAX_BATCH_BYTES = env.int("PORTAL_MONITORING_MAX_BATCH_BYTES", defaul
 # What one batch or reference may hold once read (Parquet compresses 20 M rows into 91 KB).
 MONITORING_MAX_ROWS = env.int("PORTAL_MONITORING_MAX_ROWS", default=2_000_000)
 MONITORING_MAX_COLUMNS = env.int("PORTAL_MONITORING_MAX_COLUMNS", default=2_000)
-MONITORING_MAX_DECOMPRESSED_BYTES = env.int("PORTAL_MONITORING_MAX_DECOMPRESSED_BYTES", default=256 * 1024 * 1024)
+MONITORING_MAX_DECOMPRESSED_BYTES = env.int("PORTAL_MONITORING_MAX_DECOMPRESSED_BYTES", default=128 * 1024 * 1024)
 MONITORING_WEBHOOK_TIMEOUT = env.float("PORTAL_MONITORING_WEBHOOK_TIMEOUT", default=5.0)
 
 # --- Security: strict by default outside loopback, each switch overridable. ---

@@ -30,7 +30,7 @@ class BatchLimits:
 
     max_rows: int = 2_000_000
     max_columns: int = 2_000
-    max_decompressed_bytes: int = 256 * 1024 * 1024
+    max_decompressed_bytes: int = 128 * 1024 * 1024
 
 
 UNLIMITED = BatchLimits(max_rows=2**62, max_columns=2**62, max_decompressed_bytes=2**62)
