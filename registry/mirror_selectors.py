@@ -4,7 +4,7 @@ carries the joins its page needs, so pages do a fixed number of queries whatever
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 
 from .access import model_name_usable, visible_through_project
@@ -119,8 +119,12 @@ class SyncStatus:
     running: SyncRun | None
     last_incremental: SyncRun | None
     last_full: SyncRun | None
+    # A current error: the newest failed pass that no later pass of the same scope has made good
+    # (None once one has). Failures made good show as recovered_failure, with the pass that did it.
     last_failure: SyncRun | None
     recent: list[SyncRun]
+    recovered_failure: SyncRun | None = None
+    recovered_by: SyncRun | None = None
 
     @property
     def latest_id(self) -> int:
@@ -139,6 +143,48 @@ def _hide_private_target(sync: SyncRun | None, *, user: AbstractBaseUser | Anony
     return sync
 
 
+# A failed pass of this kind is made good by a later successful pass of one of these kinds (a
+# model's pass also by a later pass of the same model): a full reconcile covers everything, an
+# incremental pass what an incremental or a one-model pass reads.
+_COVERED_BY = {
+    SyncRun.Kind.FULL: (SyncRun.Kind.FULL,),
+    SyncRun.Kind.INCREMENTAL: (SyncRun.Kind.INCREMENTAL, SyncRun.Kind.FULL),
+    SyncRun.Kind.MODEL: (SyncRun.Kind.INCREMENTAL, SyncRun.Kind.FULL),
+}
+
+
+def _made_good_by(failure: SyncRun) -> QuerySet[SyncRun]:
+    """The successful passes, started after `failure`, that cover its scope (oldest first)."""
+    scope = Q(kind__in=_COVERED_BY[failure.kind])
+    if failure.kind == SyncRun.Kind.MODEL:
+        scope |= Q(kind=SyncRun.Kind.MODEL, target=failure.target)
+    return SyncRun.objects.filter(scope, status=SyncRun.Status.SUCCEEDED, started_at__gt=failure.started_at).order_by(
+        "started_at", "pk"
+    )
+
+
+def _current_failure() -> SyncRun | None:
+    """The newest failed pass no later pass of its scope succeeded after, in a fixed number of
+    queries however many failures an outage left."""
+    ok = SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED)
+    last_ok_full = ok.filter(kind=SyncRun.Kind.FULL).order_by("-started_at").values_list("started_at", flat=True)
+    last_ok = ok.filter(kind__in=[SyncRun.Kind.INCREMENTAL, SyncRun.Kind.FULL]).order_by("-started_at")
+    full_at, any_at = last_ok_full.first(), last_ok.values_list("started_at", flat=True).first()
+    model_ok_since = ok.filter(
+        kind=SyncRun.Kind.MODEL, target=OuterRef("target"), started_at__gt=OuterRef("started_at")
+    )
+
+    def after(moment: object) -> Q:
+        return Q(started_at__gt=moment) if moment is not None else Q()
+
+    current = (
+        Q(kind=SyncRun.Kind.FULL) & after(full_at)
+        | Q(kind=SyncRun.Kind.INCREMENTAL) & after(any_at)
+        | Q(kind=SyncRun.Kind.MODEL) & after(any_at) & ~Q(Exists(model_ok_since))
+    )
+    return SyncRun.objects.filter(current, status=SyncRun.Status.FAILED).order_by("-started_at", "-pk").first()
+
+
 def sync_status(*, mlflow_uri: str, user: AbstractBaseUser | AnonymousUser) -> SyncStatus:
     recent = list(SyncRun.objects.select_related("requested_by").order_by("-started_at", "-pk")[:10])
     finished = [SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED]
@@ -147,11 +193,19 @@ def sync_status(*, mlflow_uri: str, user: AbstractBaseUser | AnonymousUser) -> S
         found = SyncRun.objects.filter(**filters).order_by("-started_at", "-pk").first()
         return _hide_private_target(found, user=user)
 
+    current = _current_failure()
+    # No current error: the newest failure, if any, was made good; say by which pass.
+    recovered = recovered_by = None
+    if current is None:
+        recovered = SyncRun.objects.filter(status=SyncRun.Status.FAILED).order_by("-started_at", "-pk").first()
+        recovered_by = _made_good_by(recovered).first() if recovered is not None else None
     return SyncStatus(
         mlflow_uri=mlflow_uri,
         running=next((s for s in recent if s.status == SyncRun.Status.RUNNING), None),
         last_incremental=last(kind=SyncRun.Kind.INCREMENTAL, status__in=finished),
         last_full=last(kind=SyncRun.Kind.FULL, status__in=finished),
-        last_failure=last(status=SyncRun.Status.FAILED),
+        last_failure=_hide_private_target(current, user=user),
         recent=[_hide_private_target(sync, user=user) for sync in recent],
+        recovered_failure=_hide_private_target(recovered, user=user),
+        recovered_by=_hide_private_target(recovered_by, user=user),
     )

@@ -4,7 +4,7 @@ On a real MLflow server of this module's own (stopping it does not disturb other
 portal's REST client stops the server for real just before a chosen request of a full pass, the
 pass fails, the server comes back on the same backend store, MLflow changes meanwhile, and the
 next *incremental* pass must converge: the mirror equals MLflow object by object, without
-duplicates, and one more pass writes nothing.
+duplicates, and one more pass writes nothing. The status shows the failure, then the recovery.
 """
 
 import shutil
@@ -168,7 +168,9 @@ def _duplicates() -> list:
         pytest.param("/runs/search", id="after-experiments-are-listed-before-their-runs"),
     ],
 )
-def test_after_mlflow_stops_mid_full_sync_the_next_incremental_pass_converges(own, monkeypatch, stop_before):
+def test_after_mlflow_stops_mid_full_sync_the_next_incremental_pass_converges(
+    own, monkeypatch, client, engineer, stop_before
+):
     server, mlflow = own
     began = time.monotonic()
     # Several models with versions and aliases, made with MLflow's own client.
@@ -206,6 +208,9 @@ def test_after_mlflow_stops_mid_full_sync_the_next_incremental_pass_converges(ow
     monkeypatch.undo()
     assert failed.status == SyncRun.Status.FAILED, f"the server was not stopped mid-sync: {requested}"
     assert "MlflowUnavailable" in failed.error and server.process is None
+    client.force_login(engineer)
+    assert client.get("/api/v1/sync/").json()["last_failure"]["id"] == failed.pk
+    assert "field-error" in client.get("/mlflow/sync/").content.decode()
 
     # It comes back (same backend store); meanwhile more has changed.
     server.start()
@@ -220,10 +225,16 @@ def test_after_mlflow_stops_mid_full_sync_the_next_incremental_pass_converges(ow
     assert _duplicates() == []
     assert Run.objects.filter(run_id__in=[old.info.run_id, fresh_run]).count() == 2
 
+    # The full reconcile's failure is current until a full reconcile succeeds.
+    assert client.get("/api/v1/sync/").json()["last_failure"]["id"] == failed.pk
+
     again = sync_execute(kind=SyncRun.Kind.INCREMENTAL)
     reconcile = sync_execute(kind=SyncRun.Kind.FULL)
 
     assert again.status == reconcile.status == SyncRun.Status.SUCCEEDED
     assert _changes(again) == 0, again.counts
     assert _changes(reconcile) == 0, reconcile.counts
+    assert client.get("/api/v1/sync/").json()["last_failure"] is None  # made good: no longer current
+    page = client.get("/mlflow/sync/").content.decode()
+    assert "field-error" not in page and "Recovered" in page
     assert time.monotonic() - began < 90

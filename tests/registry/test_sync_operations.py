@@ -142,3 +142,73 @@ def test_a_model_sync_that_finds_another_sync_running_tries_again_after_it(celer
 
     _wait_for(lambda: SyncRun.objects.filter(kind=SyncRun.Kind.MODEL, status=SyncRun.Status.SUCCEEDED).exists())
     assert SyncRun.objects.get(kind=SyncRun.Kind.MODEL, status=SyncRun.Status.SUCCEEDED).target == model_name
+
+
+def _pass(kind: str, status: str, *, minutes_ago: int, target: str = "", error: str = "") -> SyncRun:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    started = timezone.now() - timedelta(minutes=minutes_ago)
+    return SyncRun.objects.create(
+        kind=kind,
+        status=status,
+        target=target,
+        started_at=started,
+        finished_at=started + timedelta(seconds=2),
+        duration_ms=2000,
+        error=error,
+    )
+
+
+def test_the_status_shows_a_failure_until_a_pass_of_its_scope_succeeds_then_shows_the_recovery(
+    client, engineer, mlflow_uri
+):
+    client.force_login(engineer)
+    failed = SyncRun.Status.FAILED
+    ok = SyncRun.Status.SUCCEEDED
+    _pass(SyncRun.Kind.FULL, ok, minutes_ago=100)
+    outage = _pass(SyncRun.Kind.INCREMENTAL, failed, minutes_ago=50, error="MlflowUnavailable: did not answer")
+
+    status = client.get("/api/v1/sync/").json()
+    assert status["last_failure"]["id"] == outage.pk
+    assert "field-error" in client.get("/mlflow/sync/").content.decode()
+
+    # 20 good passes later the error is history, not a current one.
+    for minute in range(40, 20, -1):
+        _pass(SyncRun.Kind.INCREMENTAL, ok, minutes_ago=minute)
+    status = client.get("/api/v1/sync/").json()
+    assert status["last_failure"] is None
+    assert status["last_incremental"]["status"] == "succeeded"
+    panel = client.get("/mlflow/sync/?fragment=1").content.decode()
+    last_error = panel.split('id="sync-last-error">', 1)[1].split("</dd>", 1)[0]
+    assert "field-error" not in panel
+    assert "Recovered" in last_error and "did not answer" in last_error
+    first_good = SyncRun.objects.filter(kind=SyncRun.Kind.INCREMENTAL, status=ok).order_by("started_at").first()
+    assert first_good.finished_at.strftime("%Y-%m-%d %H:%M:%S") in last_error  # recovered at the first good pass
+
+
+def test_a_failed_full_reconcile_stays_current_until_a_full_reconcile_succeeds(client, engineer, mlflow_uri):
+    client.force_login(engineer)
+    failed = SyncRun.Status.FAILED
+    ok = SyncRun.Status.SUCCEEDED
+    _pass(SyncRun.Kind.FULL, ok, minutes_ago=200)
+    full_failure = _pass(SyncRun.Kind.FULL, failed, minutes_ago=60, error="MlflowUnavailable: full")
+    _pass(SyncRun.Kind.INCREMENTAL, failed, minutes_ago=50, error="MlflowUnavailable: incremental")
+    _pass(SyncRun.Kind.INCREMENTAL, ok, minutes_ago=40)  # makes good the incremental failure only
+    model_failure = _pass(SyncRun.Kind.MODEL, failed, minutes_ago=30, target="churn", error="churn: refused")
+    _pass(SyncRun.Kind.MODEL, ok, minutes_ago=20, target="fraud")  # another model's pass
+
+    assert client.get("/api/v1/sync/").json()["last_failure"]["id"] == model_failure.pk
+
+    _pass(SyncRun.Kind.MODEL, ok, minutes_ago=15, target="churn")
+
+    assert client.get("/api/v1/sync/").json()["last_failure"]["id"] == full_failure.pk
+    assert "MlflowUnavailable: full" in client.get("/mlflow/sync/").content.decode()
+
+    _pass(SyncRun.Kind.FULL, ok, minutes_ago=5)
+
+    assert client.get("/api/v1/sync/").json()["last_failure"] is None
+    page = client.get("/mlflow/sync/").content.decode()
+    assert "field-error" not in page
+    assert "Recovered" in page and "churn: refused" in page  # the newest failure, and what made it good
