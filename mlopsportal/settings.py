@@ -315,6 +315,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "registry.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # registry/throttling.py: rates are "<n>/<second|minute|hour|day>"; an empty variable switches one off.
     "DEFAULT_THROTTLE_CLASSES": ["registry.throttling.UserApiThrottle"],
     "DEFAULT_THROTTLE_RATES": {

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
+from registry.errors import PortalError
 from registry.selectors import projects_visible_to
 
 from .models import Alert, DriftRun, FeatureDriftResult, InferenceBatch, Monitor, RetrainEvent, SchemaMismatch
@@ -115,3 +117,26 @@ def schema_log_for(*, monitor: Monitor, limit: int = 50) -> QuerySet[SchemaMisma
 
 def alerts_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Alert]:
     return Alert.objects.filter(monitor__in=monitors_visible_to(user=user)).select_related("monitor__project")
+
+
+ALERT_FILTERS = ("status", "kind", "severity", "monitor")
+_ALERT_CHOICES = {"status": Alert.Status.values, "kind": Alert.Kind.values, "severity": Alert.Severity.values}
+
+
+def alerts_filtered(*, user: AbstractBaseUser | AnonymousUser, filters: Mapping[str, str]) -> QuerySet[Alert]:
+    """The alerts list of the page and the API: visible alerts matching the given filters (empty ones
+    are ignored). A value no alert can have is the caller's mistake, said as such (400), never passed
+    to the database (a NUL or a non-number there is a server error)."""
+    alerts = alerts_visible_to(user=user)
+    for name in ALERT_FILTERS:
+        value = (filters.get(name) or "").strip()
+        if not value:
+            continue
+        if name == "monitor":
+            if not (value.isascii() and value.isdigit() and len(value) <= 18):
+                raise PortalError("monitor: give a monitor's id, a number.", fields={"monitor": ["A monitor id."]})
+        elif value not in _ALERT_CHOICES[name]:
+            choices = ", ".join(_ALERT_CHOICES[name])
+            raise PortalError(f"{name}: one of {choices}.", fields={name: [f"One of {choices}."]})
+        alerts = alerts.filter(**{name: value})
+    return alerts

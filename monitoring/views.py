@@ -466,11 +466,12 @@ def monitor_token_revoke(request: HttpRequest, pk: int, token_id: int) -> HttpRe
 @permission_required("monitoring.view_alert", raise_exception=True)
 @require_GET
 def alert_list(request: HttpRequest) -> HttpResponse:
-    alerts = selectors.alerts_visible_to(user=request.user)
-    filters = {name: request.GET.get(name, "") for name in ("status", "kind", "severity", "monitor")}
-    for name, value in filters.items():
-        if value:
-            alerts = alerts.filter(**{name: value})
+    filters = {name: request.GET.get(name, "") for name in selectors.ALERT_FILTERS}
+    try:
+        alerts = selectors.alerts_filtered(user=request.user, filters=filters)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        alerts = selectors.alerts_visible_to(user=request.user).none()
     page = Paginator(alerts.order_by("-created_at"), 50).get_page(request.GET.get("page"))
     return render(
         request,

@@ -387,3 +387,20 @@ def test_the_schema_gives_the_monitor_and_alert_actions_their_real_bodies_and_st
     assert "202" in paths["/api/v1/monitors/{id}/run-drift/"]["post"]["responses"]
     assert "201" in paths["/api/v1/monitors/{id}/tokens/"]["post"]["responses"]
     assert "409" in paths["/api/v1/alerts/{id}/acknowledge/"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("query", ["?monitor=abc", "?monitor=1.5", "?monitor=%00", "?status=%00", "?kind=nope"])
+def test_an_alert_filter_no_alert_can_match_is_a_clear_400_not_a_server_error(client, engineer, computed, query):
+    client.force_login(engineer)
+    answer = client.get("/api/v1/alerts/" + query)
+    page = client.get("/alerts/" + query)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"]
+    assert page.status_code == 200
+    assert "give a monitor" in page.content.decode() or "one of" in page.content.decode()
+
+
+def test_the_alert_filters_still_filter(client, engineer, computed):
+    client.force_login(engineer)
+    listed = client.get(f"/api/v1/alerts/?monitor={computed.pk}&status=open").json()
+    assert listed["count"] == computed.alerts.filter(status="open").count() > 0

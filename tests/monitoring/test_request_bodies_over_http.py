@@ -6,6 +6,7 @@ gunicorn runs against this test's database (committed data, hence transactional_
 
 import contextlib
 import http.client
+import socket
 import subprocess
 import sys
 import time
@@ -125,4 +126,24 @@ def test_a_chunked_body_over_the_limit_gets_413_and_nothing_is_stored(portal_url
 
     assert status == 413
     assert b"larger than" in body
+    assert not InferenceBatch.objects.exists()
+
+
+def test_a_body_cut_short_by_the_client_is_refused_and_nothing_is_stored(portal_url, monitor, ingest_key):
+    host, port = portal_url.split(":")
+    body = reference_frame(rows=200).to_csv(index=False).encode()
+    head = (
+        f"POST /api/v1/monitors/{monitor.pk}/batches/ HTTP/1.1\r\nHost: {portal_url}\r\n"
+        f"Authorization: Bearer {ingest_key}\r\nContent-Type: text/csv\r\n"
+        f"Content-Length: {len(body) * 10}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head + body)
+        sock.shutdown(socket.SHUT_WR)  # the client dies with nine tenths of its body unsent
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"Content-Length announced" in answer
     assert not InferenceBatch.objects.exists()

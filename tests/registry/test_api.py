@@ -150,3 +150,18 @@ def test_the_audit_log_refuses_an_empty_date_instead_of_ignoring_it(client, mana
     response = client.get("/api/v1/audit-events/" + query)
     assert response.status_code == 400
     assert "YYYY-MM-DD" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"name": "caf\\ud800"}', "lone surrogate"),
+        ('{"name": "a\\u0000b"}', "NUL"),
+    ],
+)
+def test_json_bodies_the_database_could_not_store_get_400_at_the_door(client, engineer, body, reason):
+    client.force_login(engineer)
+    response = client.post("/api/v1/projects/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert reason in response.json()["error"]["message"]
