@@ -10,7 +10,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import BaseParser
@@ -526,6 +526,18 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(RetrainEventOut(event).data, status=202)
 
 
+@extend_schema_view(  # the filters are the list's, not every action's
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=Alert.Status.values),
+            OpenApiParameter("kind", str, enum=Alert.Kind.values),
+            OpenApiParameter("severity", str, enum=Alert.Severity.values),
+            OpenApiParameter(
+                "monitor", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}, description="A monitor's id"
+            ),
+        ]
+    )
+)
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Alerts across the monitors the caller may see; filter by status, kind, severity, monitor."""
 
