@@ -161,6 +161,10 @@ STORAGES["monitoring"] = {
     "OPTIONS": {"location": env("PORTAL_MONITORING_STORAGE_DIR", default=str(MEDIA_ROOT / "monitoring"))},
 }
 MONITORING_MAX_BATCH_BYTES = env.int("PORTAL_MONITORING_MAX_BATCH_BYTES", default=50 * 1024 * 1024)
+# Bodies over this size are read and parsed one (or this many) at a time per web process: parsing
+# costs several times a body's size, and eight 50 MB uploads at once took one worker to 953 MB RSS.
+MONITORING_LARGE_BODY_BYTES = env.int("PORTAL_MONITORING_LARGE_BODY_BYTES", default=8 * 1024 * 1024)
+MONITORING_LARGE_BODIES_AT_ONCE = env.int("PORTAL_MONITORING_LARGE_BODIES_AT_ONCE", default=1)
 # What one batch or reference may hold once read (Parquet compresses 20 M rows into 91 KB).
 MONITORING_MAX_ROWS = env.int("PORTAL_MONITORING_MAX_ROWS", default=2_000_000)
 MONITORING_MAX_COLUMNS = env.int("PORTAL_MONITORING_MAX_COLUMNS", default=2_000)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry import access
+from registry.errors import PortalError
 from registry.permissions import HasActionPermission
 from registry.throttling import IngestThrottle, credential_checked
 
@@ -96,6 +100,50 @@ def _check_complete(body: bytes, meta: Any) -> None:
         )
 
 
+class Busy(PortalError):
+    status_code = 503
+    code = "busy"
+    retry_after = 5
+
+
+class LargeBodySlots:
+    """At most MONITORING_LARGE_BODIES_AT_ONCE large bodies are read and parsed at a time in this
+    process; the others wait up to WAIT_SECONDS for a turn, then get 503 with Retry-After (pipelines
+    retry). Memory, not CPU, is the reason: see the setting."""
+
+    WAIT_SECONDS = 20.0
+    _semaphore: threading.BoundedSemaphore | None = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def semaphore(cls) -> threading.BoundedSemaphore:
+        with cls._lock:
+            if cls._semaphore is None:
+                cls._semaphore = threading.BoundedSemaphore(settings.MONITORING_LARGE_BODIES_AT_ONCE)
+            return cls._semaphore
+
+    @classmethod
+    @contextlib.contextmanager
+    def held_for(cls, size: int) -> Iterator[None]:
+        if size < settings.MONITORING_LARGE_BODY_BYTES:
+            yield
+            return
+        semaphore = cls.semaphore()
+        if not semaphore.acquire(timeout=cls.WAIT_SECONDS):
+            raise Busy("This server is reading other large batches; send this one again in a few seconds.")
+        try:
+            yield
+        finally:
+            semaphore.release()
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
+
+
 def _bearer(request: Request) -> str:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header.lower().startswith("bearer "):
@@ -133,54 +181,58 @@ class BatchIngestView(APIView):
         monitor = credential_checked(
             request, lambda: services.ingest_token_check(monitor_id=monitor_id, key=_bearer(request))
         )
-        limit = settings.MONITORING_MAX_BATCH_BYTES
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit + 64 * 1024:  # room for multipart framing
-            raise BadBatch(f"The request is {declared} bytes; the limit is {limit}.", code="too_large", status=413)
-        content_type = request.META.get("CONTENT_TYPE", "")
-        django_request = request._request
-        if content_type.startswith("multipart/form-data"):
-            try:
-                upload = django_request.FILES.get("file")
-            except (MultiPartParserError, SuspiciousOperation) as exc:  # no boundary, too many fields or files
-                raise BadBatch(f"The multipart body cannot be read: {exc}", code="parse_error") from exc
-            if upload is None:
-                raise BadBatch('Send the batch as the multipart file field "file".', code="parse_error")
-            if upload.size > limit:
-                raise BadBatch(f"The file is {upload.size} bytes; the limit is {limit}.", code="too_large", status=413)
-            body = upload.read()
-            fmt = format_for(upload.content_type or "", upload.name or "")
-        else:
-            body = django_request.read(limit + 1)
-            _check_complete(body, request.META)
-            fmt = format_for(content_type)
-        if not body:
-            raise BadBatch("The batch is empty.", code="empty")
-        if fmt is None:
-            raise BadBatch(
-                "Unsupported content type: send application/json, text/csv or application/vnd.apache.parquet.",
-                code="unsupported_media_type",
-                status=415,
-            )
         key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
         if len(key) > 200:
             raise BadBatch("The Idempotency-Key is longer than 200 characters.", code="invalid")
         try:
-            declared = declared_types_parse(request.META.get("HTTP_X_COLUMN_TYPES", ""))
+            column_types = declared_types_parse(request.META.get("HTTP_X_COLUMN_TYPES", ""))
         except ValueError as exc:
             raise BadBatch(f"X-Column-Types: {exc}", code="invalid") from exc
-        result = services.batch_ingest(
-            monitor=monitor, body=body, fmt=fmt, idempotency_key=key, declared_types=declared
-        )
+        with LargeBodySlots.held_for(_declared_length(request)):
+            body, fmt = _batch_body(request)
+            result = services.batch_ingest(
+                monitor=monitor, body=body, fmt=fmt, idempotency_key=key, declared_types=column_types
+            )
         headers = {} if result.created else {"Idempotent-Replayed": "true"}
         return Response(
             BatchOut(result.batch).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
             headers=headers,
         )
+
+
+def _batch_body(request: Request) -> tuple[bytes, str]:
+    """The batch's bytes and format, from the body or a multipart file field "file", within the limit."""
+    limit = settings.MONITORING_MAX_BATCH_BYTES
+    declared = _declared_length(request)
+    if declared > limit + 64 * 1024:  # room for multipart framing
+        raise BadBatch(f"The request is {declared} bytes; the limit is {limit}.", code="too_large", status=413)
+    content_type = request.META.get("CONTENT_TYPE", "")
+    django_request = request._request
+    if content_type.startswith("multipart/form-data"):
+        try:
+            upload = django_request.FILES.get("file")
+        except (MultiPartParserError, SuspiciousOperation) as exc:  # no boundary, too many fields or files
+            raise BadBatch(f"The multipart body cannot be read: {exc}", code="parse_error") from exc
+        if upload is None:
+            raise BadBatch('Send the batch as the multipart file field "file".', code="parse_error")
+        if upload.size > limit:
+            raise BadBatch(f"The file is {upload.size} bytes; the limit is {limit}.", code="too_large", status=413)
+        body = upload.read()
+        fmt = format_for(upload.content_type or "", upload.name or "")
+    else:
+        body = django_request.read(limit + 1)
+        _check_complete(body, request.META)
+        fmt = format_for(content_type)
+    if not body:
+        raise BadBatch("The batch is empty.", code="empty")
+    if fmt is None:
+        raise BadBatch(
+            "Unsupported content type: send application/json, text/csv or application/vnd.apache.parquet.",
+            code="unsupported_media_type",
+            status=415,
+        )
+    return body, fmt
 
 
 class FeatureResultOut(serializers.ModelSerializer):
@@ -413,7 +465,8 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             )
         # Parsed by RawBodyParser (so a browser session's CSRF check, which reads request.POST, parses too).
         body = request.data if isinstance(request.data, bytes) else b""
-        reference = services.reference_upload(actor=request.user, monitor_id=monitor.pk, body=body, fmt=fmt)
+        with LargeBodySlots.held_for(len(body)):
+            reference = services.reference_upload(actor=request.user, monitor_id=monitor.pk, body=body, fmt=fmt)
         return Response({"id": reference.pk, "rows": reference.rows, "features": sorted(reference.profile)}, status=201)
 
     @extend_schema(request=ReferenceFromMlflowIn, responses={201: OpenApiTypes.OBJECT})

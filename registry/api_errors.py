@@ -36,7 +36,12 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
     if isinstance(exc, PortalError):
         set_rollback()
-        return Response(error_body(exc.status_code, exc.code, exc.message, exc.fields), status=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)  # 503s the client should simply repeat
+        return Response(
+            error_body(exc.status_code, exc.code, exc.message, exc.fields),
+            status=exc.status_code,
+            headers={"Retry-After": str(retry_after)} if retry_after else None,
+        )
     if isinstance(exc, exceptions.APIException):
         set_rollback()
         headers = {}

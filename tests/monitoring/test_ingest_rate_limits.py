@@ -3,6 +3,7 @@ per address, which share the API's failure budget (registry/throttling.py)."""
 
 import pytest
 
+from monitoring.api import LargeBodySlots
 from monitoring.models import InferenceBatch
 from registry.services import api_token_rotate
 
@@ -50,3 +51,26 @@ def test_wrong_ingest_tokens_pause_the_address_for_api_tokens_too(
     assert paused.status_code == api_call.status_code == 429
     assert "Retry-After" in paused.headers
     assert _post(client, monitor, ingest_key, address="10.0.0.7").status_code == 201
+
+
+def test_a_large_batch_waits_its_turn_then_gets_503_with_retry_after_and_nothing_is_stored(
+    client, monitor, ingest_key, settings, monkeypatch
+):
+    settings.MONITORING_LARGE_BODY_BYTES = 1_000  # the test's 50-row Parquet batches count as large
+    monkeypatch.setattr(LargeBodySlots, "WAIT_SECONDS", 0.2)
+    slot = LargeBodySlots.semaphore()
+    assert slot.acquire(timeout=1)  # another large batch is being read in this process
+    try:
+        busy = _post(client, monitor, ingest_key)
+        settings.MONITORING_LARGE_BODY_BYTES = 10_000_000
+        small = _post(client, monitor, ingest_key)  # small bodies never wait
+    finally:
+        slot.release()
+    settings.MONITORING_LARGE_BODY_BYTES = 1_000
+
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"] == "5"
+    assert busy.json()["error"]["code"] == "busy"
+    assert small.status_code == 201
+    assert InferenceBatch.objects.filter(monitor=monitor).count() == 1
+    assert _post(client, monitor, ingest_key).status_code == 201  # its turn has come
