@@ -17,6 +17,21 @@ def monitoring_storage() -> Storage:
     return storages["monitoring"]
 
 
+_NAMED_WINDOWS = {3_600: "hourly", 86_400: "daily", 604_800: "weekly"}
+
+
+def window_words(seconds: int, rows: int | None = None) -> str:
+    """A window length as people say it: "daily windows", "6-hour windows", "windows of 10,000 rows"."""
+    if rows:
+        return f"windows of {rows:,} rows (whole batches)"
+    if seconds in _NAMED_WINDOWS:
+        return f"{_NAMED_WINDOWS[seconds]} windows"
+    for unit, name in ((604_800, "week"), (86_400, "day"), (3_600, "hour"), (60, "minute")):
+        if seconds % unit == 0:
+            return f"{seconds // unit}-{name} windows"
+    return f"{seconds:,}-second windows"
+
+
 class Monitor(models.Model):
     """Watches one registered model, through an alias (follows promotions) or a pinned version."""
 
@@ -83,6 +98,16 @@ class Monitor(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("monitoring:monitor_detail", kwargs={"pk": self.pk})
+
+    @property
+    def window_rule(self) -> str:
+        """The window and the drift rule in words, e.g. "daily windows; a window drifts when 30 % of
+        its features drift"."""
+        return f"{window_words(self.window_seconds, self.window_rows)}; a window drifts when " + (
+            f"{round(self.drift_share * 100):g} % of its features drift"
+            if self.drift_share < 1
+            else "all of its features drift"
+        )
 
     @property
     def model_ref(self) -> str:
