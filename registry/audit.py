@@ -71,3 +71,34 @@ def audit_record(
         after=after,
         **_origin(request),
     )
+
+
+def _said(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_said(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{key} {_said(item)}" for key, item in value.items()) or "none"
+    return str(value)
+
+
+def change_lines(before: Any, after: Any) -> list[str]:
+    """An event's before/after as people read it: one line per field that changed, "state: pending →
+    approved"; a side that was not recorded reads "—"."""
+    if isinstance(before, dict) and after is None:
+        after = {}
+    elif isinstance(after, dict) and before is None:
+        before = {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        if before is None and after is None:
+            return []
+        return [f"{_said(before)} → {_said(after)}"]
+    lines = []
+    for key in dict.fromkeys([*before, *after]):
+        old, new = before.get(key), after.get(key)
+        if old != new or key not in before or key not in after:
+            lines.append(f"{key.replace('_', ' ')}: {_said(old)} → {_said(new)}")
+    return lines
