@@ -71,3 +71,10 @@ def test_the_api_docs_page_loads_its_start_up_script_as_a_file(client, engineer)
     assert not INLINE_SCRIPT.search(page)
     script = client.get("/api/v1/docs/?script=")
     assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
+
+
+def test_the_api_docs_page_has_a_way_back_to_the_portal(client, engineer):
+    client.force_login(engineer)
+    page = client.get("/api/v1/docs/").content.decode()
+    assert '<a href="/">← Back to the portal</a>' in page
+    assert 'id="swagger-ui"' in page  # Swagger UI itself is still there
