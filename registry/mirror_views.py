@@ -164,7 +164,14 @@ def run_compare(request: HttpRequest) -> HttpResponse:
     runs = list(mirror_selectors.runs_visible_to(user=request.user).filter(run_id__in=run_ids).order_by("start_time"))
     if len(runs) < 2:
         messages.warning(request, "Select two or more runs to compare.")
-        return redirect(runs[0].experiment if runs else "registry:experiment_list")
+        # Back to the experiment the selection was made on (the form says which), where the runs are.
+        came_from = mirror_selectors.experiments_visible_to(user=request.user).filter(
+            mlflow_id=request.GET.get("experiment", "")
+        )
+        experiment = runs[0].experiment if runs else came_from.first()
+        if experiment is None:
+            return redirect("registry:experiment_list")
+        return redirect(experiment.get_absolute_url() + "#compare-runs")
     params = sorted({key for run in runs for key in run.params})
     metrics = sorted({key for run in runs for key in run.metrics})
     param_rows = [

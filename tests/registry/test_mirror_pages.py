@@ -300,3 +300,17 @@ def test_a_reviewer_sees_the_projects_models_but_no_link_form(client, reviewer, 
     page = client.get(private_project.get_absolute_url()).content.decode()
     assert "linked-model" in page and "free-model" not in page
     assert client.post(f"/projects/{private_project.slug}/mlflow/", {"model": "free-model"}).status_code == 403
+
+
+def test_comparing_fewer_than_two_runs_goes_back_to_the_experiment_with_a_message(client, outsider, mirror):
+    experiment = mirror["experiment"]
+    client.force_login(outsider)
+
+    none_selected = client.get(f"/runs/compare/?experiment={experiment.mlflow_id}")
+    hidden = client.get("/runs/compare/?experiment=12")  # the private project's: not the outsider's to see
+
+    assert none_selected.status_code == 302
+    assert none_selected.headers["Location"] == experiment.get_absolute_url() + "#compare-runs"
+    assert hidden.headers["Location"] == "/experiments/"
+    page = client.get(none_selected.headers["Location"]).content.decode()
+    assert "Select two or more runs to compare." in page
