@@ -42,7 +42,9 @@ class AssessmentsConfig(AppConfig):
             section="/assessments/",
         )
         if item not in NAV_ITEMS:
-            NAV_ITEMS.append(item)
+            # Before the catch-all API entry, which stays last.
+            at = next((i for i, entry in enumerate(NAV_ITEMS) if entry.url_name == "api-docs"), len(NAV_ITEMS))
+            NAV_ITEMS.insert(at, item)
 
         from registry.demo import demo_step_register
 

@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from .navigation import NAV_ITEMS
 from .permissions import SIGNED_IN
-from .roles import roles_of
+from .roles import home_url_name_for, roles_of
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -21,4 +21,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         for item in NAV_ITEMS
         if item.permission == SIGNED_IN or user.has_perm(item.permission)
     ]
+    # Each role's navigation starts where its home page is (a manager's with Maturity, a reviewer's
+    # with Promotions); the rest keep their order.
+    home = reverse(home_url_name_for(user))
+    items.sort(key=lambda item: item["url"] != home)
     return {"nav_items": items, "user_roles": [role.value for role in roles_of(user)]}

@@ -347,3 +347,15 @@ def test_the_review_page_has_one_region_the_script_refreshes_after_a_decision(cl
     for part in ('id="gate-state"', 'id="gate-decide"', 'id="gate-decisions"', 'id="gate-history"', "Automatic checks"):
         assert part in live
     assert page.index('id="gate-result"') < page.index('<div id="review-live">')  # the message outlives a refresh
+
+
+@pytest.mark.parametrize(
+    ("role", "first"), [("manager", "Maturity"), ("reviewer", "Promotions"), ("engineer", "Monitors")]
+)
+def test_each_roles_navigation_starts_where_its_home_page_is(client, request, role, first):
+    client.force_login(request.getfixturevalue(role))
+    page = client.get("/projects/").content.decode()
+    nav = page[page.index('<nav class="mainnav"') : page.index("</nav>")]
+    labels = [part.split("<")[0].split(">")[-1].strip() for part in nav.split("<li><a ")[1:]]
+    assert labels[0] == first
+    assert labels[-1] == "API"
