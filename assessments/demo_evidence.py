@@ -159,6 +159,7 @@ def _fraud_portal(project: Project, *, now: datetime) -> None:
 
 def _churn_portal(project: Project) -> None:
     """What the churn team did about its monitor: alerts to a mailbox, the schema fix, a drift retrain."""
+    from monitoring.demo import DEMO_TRIGGER
     from monitoring.models import Alert, Monitor, NotificationChannel, RetrainEvent, RetrainTrigger
 
     monitor = Monitor.objects.filter(project=project).order_by("pk").first()
@@ -170,9 +171,7 @@ def _churn_portal(project: Project) -> None:
     for alert in Alert.objects.filter(monitor=monitor, kind=Alert.Kind.SCHEMA_MISMATCH).exclude(status="resolved"):
         # The producer was fixed two days after the mismatch appeared.
         Alert.objects.filter(pk=alert.pk).update(status="resolved", updated_at=alert.created_at + timedelta(days=2))
-    trigger, _ = RetrainTrigger.objects.get_or_create(
-        monitor=monitor, defaults={"url": "http://127.0.0.1:9/pipelines/churn/retrain", "is_active": False}
-    )
+    trigger, _ = RetrainTrigger.objects.get_or_create(monitor=monitor, defaults=DEMO_TRIGGER)
     if not RetrainEvent.objects.filter(monitor=monitor, reason=RetrainEvent.Reason.DRIFT, status="sent").exists():
         drifted = monitor.drift_runs.filter(drifted=True).order_by("window_start").first()
         RetrainEvent.objects.create(

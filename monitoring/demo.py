@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.utils import timezone
 
 from registry.models import Project
@@ -136,14 +137,7 @@ def demo_load(*, project_slug: str, model_name: str, alias: str = "champion", no
     services.reference_upload(
         actor=None, monitor_id=monitor.pk, body=_parquet(_frame(rng, 20_000, drifted=False)), fmt="parquet"
     )
-    RetrainTrigger.objects.get_or_create(
-        monitor=monitor,
-        defaults={
-            "url": "http://127.0.0.1:9/pipelines/churn/retrain",  # nothing listens: the event shows the failure
-            "preset": RetrainTrigger.Preset.GENERIC,
-            "is_active": False,  # switch on once a pipeline endpoint is configured
-        },
-    )
+    RetrainTrigger.objects.get_or_create(monitor=monitor, defaults=DEMO_TRIGGER)
     first_day = today - timedelta(days=DAYS)
     for day in range(1, DAYS + 1):
         rows = ROWS_PER_DAY // 4 if day == VOLUME_DROP_DAY else ROWS_PER_DAY
@@ -153,6 +147,18 @@ def demo_load(*, project_slug: str, model_name: str, alias: str = "champion", no
             frame["discount_rate"] = rng.uniform(0, 0.3, rows)  # a new upstream column, float64
         _day_load(monitor, frame, start=first_day + timedelta(days=day - 1), key=f"demo-day{day}")
     return monitor
+
+
+# `make run` serves a stand-in Kubeflow pipeline there (monitoring/demo_pipeline.py): "Trigger
+# retraining" reaches it and the monitor shows its real answer. Not on drift: the demo's drift
+# episode is history, and retraining is the tour's step to take.
+DEMO_TRIGGER = {
+    "url": settings.PORTAL_DEMO_PIPELINE_URL,
+    "preset": RetrainTrigger.Preset.KUBEFLOW,
+    "options": {"pipeline_id": "churn-retrain", "pipeline_version_id": "churn-retrain-v1"},
+    "on_drift": False,
+    "is_active": True,
+}
 
 
 def demo_window_start(day: int) -> datetime:

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from monitoring.demo import DEMO_MONITOR
+
 from .conftest import REPO_ROOT, child_environ, free_port, stop_process_group, wait_for_http
 
 pytestmark = pytest.mark.slow
@@ -179,6 +181,23 @@ def _assert_a_healthy_portal(*, base_url: str, mlflow_uri: str, var_dir: Path, p
     assert synced["status"] == "succeeded", synced
     assert synced["mlflow_uri"] == mlflow_uri
 
+    # The tour's retraining step: the demo's trigger reaches the pipeline make run serves, and the
+    # monitor shows the pipeline's own answer.
+    monitors = engineer.get(f"{base_url}/api/v1/monitors/", timeout=10).json()["results"]
+    monitor_id = next(m["id"] for m in monitors if m["name"] == DEMO_MONITOR)
+    requested = engineer.post(f"{base_url}/api/v1/monitors/{monitor_id}/retrain/", timeout=10)
+    assert requested.status_code == 202, requested.text
+    deadline = time.monotonic() + 60
+    # (The demo's own history says HTTP 201 and is marked as such; the stand-in pipeline answers 200.)
+    while "the pipeline answered HTTP 200" not in (
+        activity := engineer.get(f"{base_url}/monitors/{monitor_id}/?fragment=activity", timeout=10).text
+    ):
+        assert time.monotonic() < deadline, f"the retrain request was not answered: {activity[-1500:]}"
+        time.sleep(1)
+    assert 'data-retrain-status="sent"' in activity
+    calls = (var_dir / "demo_pipeline_calls.jsonl").read_text().splitlines()
+    assert json.loads(calls[-1])["request"]["runtime_config"]["parameters"]["monitor_id"] == monitor_id
+
 
 def _stop_with_ctrl_c(process: subprocess.Popen, *, base_url: str, mlflow_port: int, log_path: Path) -> None:
     tree = _process_tree(process.pid)
@@ -208,6 +227,7 @@ def test_make_run_on_embedded_defaults_serves_a_healthy_portal_twice_and_ctrl_c_
         # The local MLflow server's port, not its URI: the URI must come from the portal's default.
         "PORTAL_MLFLOW_PORT": str(mlflow_port),
         "PORTAL_SYNC_INCREMENTAL_SECONDS": str(SYNC_INTERVAL_SECONDS),
+        "PORTAL_DEMO_PIPELINE_PORT": str(free_port()),
     }
     assert not any(key.startswith("MLFLOW_") for key in env)
     base_url, mlflow_uri = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{mlflow_port}"
