@@ -1,11 +1,17 @@
 // Small behaviours declared with data attributes, so that no page needs an inline script or event
 // handler (the Content-Security-Policy allows scripts from the portal's static files only).
+document.documentElement.classList.add("js"); // styles that need these behaviours (the phone menu)
 document.addEventListener("change", (event) => {
   const field = event.target.closest("[data-autosubmit]");
   if (field && field.form) field.form.submit();
 });
 document.addEventListener("click", (event) => {
   if (event.target.closest("[data-print]")) window.print();
+  const toggle = event.target.closest("[data-nav-toggle]");
+  if (toggle) {
+    const open = toggle.closest(".topbar").classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", String(open));
+  }
   const selectable = event.target.closest("[data-select-on-click]");
   if (selectable) selectable.select();
 });
