@@ -224,14 +224,22 @@ def ks_wasserstein_exact(ref_sorted: np.ndarray, cur: np.ndarray) -> tuple[float
     if n == 0 or m == 0:
         return 0.0, 1.0, 0.0
     combined = np.concatenate([ref_sorted, cur_sorted])
+    del cur_sorted
     # Two sorted runs: a stable argsort merges them in linear time, and says which side each came from.
     order = np.argsort(combined, kind="stable")
     values = combined[order]
+    del combined
+    from_ref = order < n
+    del order
     # |F_ref - F_cur| after each merged value: seen_ref/n - (k - seen_ref)/m, computed in place
-    # (each temporary is 16 MB for two million-row samples).
-    gaps = np.cumsum(order < n, dtype=np.int64).astype(np.float64)
+    # (each temporary is 16 MB for two million-row samples; counts are exact in float64).
+    gaps = np.cumsum(from_ref, dtype=np.float64)
+    del from_ref
     gaps *= 1 / n + 1 / m
-    gaps -= np.arange(1, n + m + 1, dtype=np.float64) / m
+    seen = np.arange(1, n + m + 1, dtype=np.float64)
+    seen /= m
+    gaps -= seen
+    del seen
     np.abs(gaps, out=gaps)
     steps = np.diff(values)
     w = float(np.dot(gaps[:-1], steps))
@@ -400,22 +408,46 @@ def numeric_drift(
 
 
 def exact_numeric_drift(
-    binned: FeatureResult, profile: NumericProfile, values: np.ndarray, *, threshold: float
+    binned: FeatureResult,
+    profile: NumericProfile,
+    values: np.ndarray,
+    *,
+    threshold: float,
+    window_n: int | None = None,
 ) -> FeatureResult:
     """Decide a feature whose binned estimate lay within its margin of the threshold on the exact
     statistic: the window's raw values against the reference's stored sample (the whole reference
-    up to DEFAULT_SAMPLE_SIZE rows, else that many values spread over its quantiles)."""
-    current = values[np.isfinite(values)]
+    up to DEFAULT_SAMPLE_SIZE rows, else that many values spread over its quantiles).
+
+    `window_n`, when `values` are a uniform sample of the window's, is how many finite values the
+    window has: the statistics are the sample's, and so is the KS p-value (its n is the sample's
+    size: a sample's distance read as the whole window's would find drift in sampling noise)."""
+    finite = np.isfinite(values)
+    current = values if finite.all() else values[finite]
+    del finite
     d, _, w = ks_wasserstein_exact(np.sort(profile.sample), current)
     p = ks_p_value(d, profile.n, current.size)
     std = float(profile.sample.std()) if profile.sample.size else 0.0
     scores = {**binned.scores, Method.KS: d, Method.WASSERSTEIN: w / std if std > 0 else w}
+    sampled = window_n is not None and window_n > current.size
     result = _verdict(
-        binned.feature, "numeric", binned.method, threshold, scores, {Method.KS: p}, profile.n, current.size
+        binned.feature,
+        "numeric",
+        binned.method,
+        threshold,
+        scores,
+        {Method.KS: p},
+        profile.n,
+        window_n if sampled else current.size,
     )
     sample = "the whole reference" if profile.sample.size >= profile.n else f"{profile.sample.size} reference values"
+    raw = (
+        f"test on a uniform sample of {current.size:,} of the window's {window_n:,} values"
+        if sampled
+        else "on the window's raw values"
+    )
     result.why = (
-        f"{result.why}; exact on the window's raw values and {sample}, because the binned "
+        f"{result.why}; exact {raw} and {sample}, because the binned "
         f"{binned.method} {binned.statistic:.3g} lay within its error bound of the threshold"
     )
     return result

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.core.management import call_command
 
@@ -394,3 +395,73 @@ def test_a_reference_too_small_to_judge_drift_against_is_refused(monitor):
             actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame(12)), fmt="parquet"
         )
     assert services.reference_current(monitor).pk == before
+
+
+@pytest.mark.django_db
+def test_a_window_over_the_exact_checks_cap_is_sampled_uniformly_and_the_same_way_each_run(monitor, monkeypatch):
+    monkeypatch.setattr(jobs, "EXACT_MAX_VALUES", 1500)
+    frames = [reference_frame(rows, seed=20 + i) for i, rows in enumerate((3000, 1000, 2000))]
+    for i, frame in enumerate(frames):
+        frame["feature_b"] = frame["feature_b"] + np.float32(0.2)  # near its threshold, as above
+        frame.loc[::10, "feature_b"] = np.nan
+        ingest(monitor, frame, DAY + timedelta(hours=i + 1))
+    batches = list(monitor.batches.all())
+
+    values, finite = jobs._window_values(batches, "feature_b", 1500)
+    again, _ = jobs._window_values(batches, "feature_b", 1500)
+
+    assert finite == 5400 and np.array_equal(values, again)
+    assert 1300 < values.size <= 1500 and np.isfinite(values).all()  # 1,500 rows, their values
+    window = np.concatenate([f["feature_b"].to_numpy(np.float64) for f in frames])
+    assert np.isin(values, window).all()
+    first = np.isin(values, frames[0]["feature_b"].to_numpy(np.float64)).sum()
+    assert 600 < first < 900  # half the rows are the first batch's
+    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+    result = run.results.get(feature="feature_b")
+    assert f"exact test on a uniform sample of {values.size:,} of the window's 5,400 values" in result.why
+    assert result.current_n == 5400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "json"])
+def test_the_exact_check_reads_a_batchs_columns_as_the_whole_file_reads(monitor, fmt):
+    frame = reference_frame(500, seed=3)
+    frame.loc[::7, "feature_a"] = np.nan
+    body = {
+        "parquet": to_parquet(frame),
+        "csv": frame.to_csv(index=False).encode(),
+        "json": frame.to_json(orient="records").encode(),
+    }[fmt]
+    batch = services.batch_ingest(monitor=monitor, body=body, fmt=fmt, received_at=DAY).batch
+    whole = services.batch_frame(batch)
+
+    columns = jobs._batch_columns(batch, ["segment", "feature_a", "absent"])
+
+    assert list(columns.columns) == ["segment", "feature_a"]
+    pd.testing.assert_frame_equal(columns, whole[["segment", "feature_a"]])
+
+
+@pytest.mark.django_db
+def test_a_numeric_prediction_is_scored_over_the_windows_batches_as_one(monitor):
+    monitor.prediction_column, monitor.label_column = "predicted", "actual"
+    monitor.save()
+    reference = reference_frame(2000)
+    reference["predicted"], reference["actual"] = reference["feature_b"], reference["feature_b"]
+    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference), fmt="parquet")
+    pairs = []
+    for i, rows in enumerate((300, 500)):
+        batch = reference_frame(rows, seed=40 + i)
+        batch["predicted"] = batch["feature_b"].astype(np.float64)
+        batch["actual"] = batch["predicted"] + np.random.default_rng(i).normal(0, 0.5, rows)
+        batch.loc[::9, "actual"] = np.nan
+        ingest(monitor, batch, DAY + timedelta(hours=i + 1))
+        pairs.append(batch[["predicted", "actual"]].dropna())
+    both = pd.concat(pairs)
+    err = both["predicted"].to_numpy() - both["actual"].to_numpy()
+
+    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
+
+    metrics = run.volume["metrics"]
+    assert metrics["labelled_rows"] == len(both)
+    assert metrics["rmse"] == pytest.approx(np.sqrt(np.mean(err**2)), rel=1e-12)
+    assert metrics["mae"] == pytest.approx(np.mean(np.abs(err)), rel=1e-12)

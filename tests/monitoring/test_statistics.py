@@ -360,3 +360,21 @@ def test_exact_statistics_for_many_columns_in_threads_equal_scipys():
         assert result[name].ks == pytest.approx(stats.ks_2samp(ref, cur).statistic)
         assert result[name].wasserstein == pytest.approx(stats.wasserstein_distance(ref, cur) / ref.std())
     assert result["f3"].p_value < 0.05 < result["f0"].p_value
+
+
+def test_an_exact_check_on_a_sample_of_the_window_tests_the_sample_and_says_so():
+    rng = np.random.default_rng(8)
+    profile = profiles.profile_numeric(rng.normal(0, 1, 50_000))
+    window = rng.normal(0.02, 1, 400_000)
+    binned = drift.numeric_drift("x", profile, profiles.bin_numeric(profile, window), method="ks", threshold=0.05)
+    sample = window[:40_000]
+
+    result = drift.exact_numeric_drift(binned, profile, sample, threshold=0.05, window_n=window.size)
+
+    d, _, _ = drift.ks_wasserstein_exact(np.sort(profile.sample), sample)
+    assert result.statistic == d
+    assert result.p_value == drift.ks_p_value(d, profile.n, sample.size)  # the sample's n, not the window's
+    assert result.current_n == 400_000
+    assert "exact test on a uniform sample of 40,000 of the window's 400,000 values" in result.why
+    whole = drift.exact_numeric_drift(binned, profile, window, threshold=0.05, window_n=window.size)
+    assert "exact on the window's raw values" in whole.why and whole.current_n == 400_000
