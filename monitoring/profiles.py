@@ -196,11 +196,32 @@ def _finite(values: Any) -> tuple[np.ndarray, int]:
     return arr[mask], int(arr.size - mask.sum())
 
 
+def _finite_sorted_copy(values: Any) -> tuple[np.ndarray, int]:
+    """The finite values, sorted, in a new float64 array (the caller's to overwrite), and how many
+    were not finite. One copy of the column, sorted in place: NaN sorts last and the infinities
+    next to the ends, so the finite values are a slice of it, found by two binary searches."""
+    arr = np.array(values, dtype=np.float64)
+    arr.sort()
+    lo = int(np.searchsorted(arr, -np.inf, side="right"))
+    hi = int(np.searchsorted(arr, np.inf, side="left"))
+    return arr[lo:hi], int(arr.size - (hi - lo))
+
+
+def _std_consuming(xs: np.ndarray) -> float:
+    """xs.std(), computed in xs itself (overwritten): NumPy's own steps (sum / n, centre, square, sum
+    / n, root) without its temporary of xs's size."""
+    n = xs.size
+    xs -= xs.sum() / n
+    np.multiply(xs, xs, out=xs)
+    return float(np.sqrt(xs.sum() / n))
+
+
 def profile_numeric(values: Any, *, bins: int = DEFAULT_BINS, sample_size: int = DEFAULT_SAMPLE_SIZE) -> NumericProfile:
-    x, nulls = _finite(values)
-    if x.size == 0:
+    # One array of the column's size: a sorted float64 copy, whose finite values are read for edges,
+    # counts, sample and summary statistics, then consumed by the standard deviation.
+    xs, nulls = _finite_sorted_copy(values)
+    if xs.size == 0:
         raise ValueError("A numeric reference column needs at least one finite value.")
-    xs = np.sort(x)
     n = xs.size
     # Quantile edges from the sorted data by index (the "lower" quantile): exact, no interpolation.
     # The reference's own range is bounded by edges too, at its minimum and just above its maximum:
@@ -209,17 +230,20 @@ def profile_numeric(values: Any, *, bins: int = DEFAULT_BINS, sample_size: int =
     # all, one bin, and a window of other values could never drift.
     positions = (np.arange(1, bins) * n) // bins
     edges = np.unique(np.concatenate(([xs[0]], xs[positions], [np.nextafter(xs[-1], np.inf)])))
-    counts = np.bincount(np.searchsorted(edges, xs, side="right"), minlength=edges.size + 1)
+    # Bin i holds edges[i-1] <= v < edges[i]; the values are sorted, so its count is the difference
+    # of where those two edges fall among them (what binning each value would count, in O(bins)).
+    counts = np.diff(np.searchsorted(xs, edges, side="left"), prepend=0, append=n)
     sample = xs[np.linspace(0, n - 1, sample_size).round().astype(np.int64)] if n > sample_size else xs.copy()
+    mean, lo, hi = float(xs.mean()), float(xs[0]), float(xs[-1])
     return NumericProfile(
         edges=edges,
         counts=counts.astype(np.int64),
         n=int(n),
         nulls=nulls,
-        mean=float(xs.mean()),
-        std=float(xs.std()),
-        min=float(xs[0]),
-        max=float(xs[-1]),
+        mean=mean,
+        std=_std_consuming(xs),
+        min=lo,
+        max=hi,
         sample=sample,
     )
 

@@ -212,12 +212,12 @@ def reference_upload(
         ensure_editable(monitor.project, actor)
     # The same byte limit as a batch: the API reads one byte past it, so a longer body arrives cut
     # short, and a cut CSV still parses (its last row silently shortened).
-    parsed = parse_batch(body, fmt=fmt, max_bytes=settings.MONITORING_MAX_BATCH_BYTES, limits=batch_limits())
-    frame = parsed.frame
-    if len(frame) < MIN_REFERENCE_ROWS:
+    frame = parse_batch(body, fmt=fmt, max_bytes=settings.MONITORING_MAX_BATCH_BYTES, limits=batch_limits()).frame
+    rows = len(frame)
+    if rows < MIN_REFERENCE_ROWS:
         raise BadBatch(
             f"A reference needs at least {MIN_REFERENCE_ROWS} rows to judge drift against; this one has "
-            f"{len(frame)}. With fewer, a test has no power and a distance reads noise as drift.",
+            f"{rows}. With fewer, a test has no power and a distance reads noise as drift.",
             code="reference_too_small",
         )
     if not monitor.expected_schema:
@@ -228,11 +228,17 @@ def reference_upload(
     missing = [name for name in kinds if name not in frame]
     if missing:
         raise BadBatch(f"The reference lacks the monitor's features: {', '.join(missing)}.", code="missing_features")
+    # Column by column, and each column let go once profiled: the columns the profile does not use
+    # first (a near-cap file is 128 MiB read), then each feature, so the frame shrinks as the profile
+    # grows and a column's profiling (one float64 copy of it) comes on top of what is left.
+    frame = frame.drop(columns=[name for name in frame.columns if name not in kinds])
+    summary: dict[str, Any] = {}
     try:
-        profile = profiles.profile_frame(frame, kinds)
+        for name, kind in kinds.items():
+            summary[name] = profiles.profile_column(frame.pop(name), kind=kind).to_dict()
     except ValueError as exc:
         raise BadBatch(str(exc), code="bad_reference") from exc
-    summary = {feature: p.to_dict() for feature, p in profile.items()}
+    del frame
     try:
         # Values near the float limit (1e308) make sums and spreads overflow to inf, which is not JSON.
         json.dumps(summary, allow_nan=False)
@@ -246,7 +252,7 @@ def reference_upload(
     name = storage.save(f"references/monitor-{monitor.pk}/{timezone.now():%Y%m%dT%H%M%S}.{fmt}", ContentFile(body))
     try:
         return ReferenceProfile.objects.create(
-            monitor=monitor, file_name=name, rows=len(frame), profile=summary, source=source, created_by=actor
+            monitor=monitor, file_name=name, rows=rows, profile=summary, source=source, created_by=actor
         )
     except BaseException:
         storage.delete(name)  # the transaction rolls the rows back; the file is ours to remove
