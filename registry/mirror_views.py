@@ -93,6 +93,8 @@ def experiment_detail(request: HttpRequest, mlflow_id: str) -> HttpResponse:
             "metric_columns": [(key, sort_links[f"metrics.{key}"]) for key in plan.metrics],
             "mlflow_url": _mlflow_ui(f"experiments/{experiment.mlflow_id}"),
             "link_form": _link_form(request, experiment),
+            # What the runs API counts now; the page says when the mirror has more (newer-data.js).
+            "run_count": mirror_selectors.runs_visible_to(user=request.user).filter(experiment=experiment).count(),
         },
     )
 
