@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mlopsportal.memory import freed_memory_released
 from registry import access
 from registry.errors import PortalError
 from registry.permissions import HasActionPermission
@@ -135,6 +136,7 @@ class LargeBodySlots:
             yield
         finally:
             semaphore.release()
+            freed_memory_released()  # the parse's hundreds of MB, back to the system
 
 
 def _declared_length(request: Request) -> int:
