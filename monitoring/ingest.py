@@ -185,13 +185,7 @@ def _records_start(text: str, decoder: json.JSONDecoder) -> tuple[int, bool]:
         raise BadBatch(NOT_RECORDS, code="parse_error")
     i = _skip(text, i + 1)
     while not text.startswith("}", i):
-        if not text.startswith('"', i):
-            raise _expected(text, i, "a property name in double quotes")
-        key, i = json.decoder.scanstring(text, i + 1)
-        i = _skip(text, i)
-        if not text.startswith(":", i):
-            raise _expected(text, i, "':'")
-        i = _skip(text, i + 1)
+        key, i = _property_name(text, i)
         if key == "records":
             if not text.startswith("[", i):
                 raise BadBatch(NOT_RECORDS, code="parse_error")
@@ -204,6 +198,17 @@ def _records_start(text: str, decoder: json.JSONDecoder) -> tuple[int, bool]:
     raise BadBatch(NOT_RECORDS, code="parse_error")
 
 
+def _property_name(text: str, i: int) -> tuple[str, int]:
+    """An object's property name and its colon at `i`: the name, and where its value starts."""
+    if not text.startswith('"', i):
+        raise _expected(text, i, "a property name in double quotes")
+    name, i = json.decoder.scanstring(text, i + 1)
+    i = _skip(text, i)
+    if not text.startswith(":", i):
+        raise _expected(text, i, "':'")
+    return name, _skip(text, i + 1)
+
+
 def _records_end(text: str, i: int, in_object: bool, decoder: json.JSONDecoder) -> None:
     """What follows the records list must close the document: the object's other keys, then nothing."""
     i = _skip(text, i)
@@ -211,14 +216,8 @@ def _records_end(text: str, i: int, in_object: bool, decoder: json.JSONDecoder) 
         while not text.startswith("}", i):
             if not text.startswith(",", i):
                 raise _expected(text, i, "',' or '}'")
-            i = _skip(text, i + 1)
-            if not text.startswith('"', i):
-                raise _expected(text, i, "a property name in double quotes")
-            _, i = json.decoder.scanstring(text, i + 1)
-            i = _skip(text, i)
-            if not text.startswith(":", i):
-                raise _expected(text, i, "':'")
-            i = _skip(text, _skip_value(text, _skip(text, i + 1), decoder))
+            _, i = _property_name(text, _skip(text, i + 1))
+            i = _skip(text, _skip_value(text, i, decoder))
         i = _skip(text, i + 1)
     if i != len(text):
         raise _expected(text, i, "the end of the document")

@@ -143,16 +143,26 @@ class MlflowServer:
             self.log.close()
 
 
-@pytest.fixture(scope="session")
-def mlflow_server() -> Iterator[MlflowServer]:
-    """One real MLflow tracking server for the whole test session, on a free loopback port."""
-    backend_dir = Path(tempfile.mkdtemp(prefix="portal-mlflow-"))
+@contextlib.contextmanager
+def mlflow_server_running(prefix: str = "portal-mlflow-") -> Iterator[MlflowServer]:
+    """A real MLflow tracking server on a free loopback port, with a store of its own, stopped and
+    removed afterwards."""
+    backend_dir = Path(tempfile.mkdtemp(prefix=prefix))
     port = free_port()
     server = MlflowServer(uri=f"http://127.0.0.1:{port}", port=port, backend_dir=backend_dir)
     server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(backend_dir, ignore_errors=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(backend_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server() -> Iterator[MlflowServer]:
+    """One real MLflow tracking server for the whole test session."""
+    with mlflow_server_running() as server:
+        yield server
 
 
 @pytest.fixture

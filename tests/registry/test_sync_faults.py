@@ -7,12 +7,9 @@ next *incremental* pass must converge: the mirror equals MLflow object by object
 duplicates, and one more pass writes nothing. The status shows the failure, then the recovery.
 """
 
-import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.db.models import Count
@@ -21,7 +18,7 @@ from registry.mlflow_client import MlflowRestClient
 from registry.models import Experiment, ModelVersion, RegisteredModel, Run, SyncRun
 from registry.sync import sync_execute
 
-from ..conftest import MlflowServer, free_port
+from ..conftest import MlflowServer, mlflow_server_running
 from .mlflow_helpers import log_run, register_version, unique
 
 pytestmark = pytest.mark.django_db
@@ -29,13 +26,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[MlflowServer]:
-    backend_dir = Path(tempfile.mkdtemp(prefix="portal-mlflow-faults-"))
-    port = free_port()
-    server = MlflowServer(uri=f"http://127.0.0.1:{port}", port=port, backend_dir=backend_dir)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(backend_dir, ignore_errors=True)
+    with mlflow_server_running("portal-mlflow-faults-") as server:
+        yield server
 
 
 @pytest.fixture
