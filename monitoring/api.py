@@ -126,17 +126,18 @@ class LargeBodySlots:
     @classmethod
     @contextlib.contextmanager
     def held_for(cls, size: int) -> Iterator[None]:
-        if size < settings.MONITORING_LARGE_BODY_BYTES:
-            yield
-            return
-        semaphore = cls.semaphore()
-        if not semaphore.acquire(timeout=cls.WAIT_SECONDS):
+        """Around reading and parsing a body of `size` bytes. Afterwards the memory the parse freed
+        is given back to the system whatever the size: a small Parquet body may decompress to the
+        cap (128 MiB), and glibc would keep those pages in the process."""
+        large = size >= settings.MONITORING_LARGE_BODY_BYTES
+        if large and not cls.semaphore().acquire(timeout=cls.WAIT_SECONDS):
             raise Busy("This server is reading other large batches; send this one again in a few seconds.")
         try:
             yield
         finally:
-            semaphore.release()
-            freed_memory_released()  # the parse's hundreds of MB, back to the system
+            if large:
+                cls.semaphore().release()
+            freed_memory_released()
 
 
 def _declared_length(request: Request) -> int:
