@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import json
 import logging
 import math
@@ -16,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import requests
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -39,9 +37,8 @@ from .models import (
     NotificationChannel,
     RetrainEvent,
     RetrainTrigger,
-    monitoring_storage,
 )
-from .services import alert_clear, alert_raise, batch_bin, reference_current
+from .services import alert_clear, alert_raise, batch_bin, batch_columns, reference_current
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +133,7 @@ def _label_metric(monitor: Monitor, batches: list[Any]) -> dict[str, Any]:
     squares = absolutes = 0.0
     not_numbers: Exception | None = None
     for batch in batches:
-        frame = _batch_columns(batch, [pred, label])
+        frame = batch_columns(batch, [pred, label])
         if pred not in frame or label not in frame:
             continue
         pair = frame[[pred, label]].dropna()
@@ -290,36 +287,6 @@ EXACT_MAX_VALUES = 2_000_000
 EXACT_SAMPLE_SEED = 2026  # fixed: a window re-run draws the same sample and reaches the same verdict
 
 
-def _batch_columns(batch: Any, names: list[str]) -> pd.DataFrame:
-    """The named columns of a stored batch (those it has), read as batch_frame reads them: Parquet
-    and CSV read only these columns; JSON, which has no columns to skip, is read whole."""
-    from .ingest import read_stored
-
-    with monitoring_storage().open(batch.file_name, "rb") as handle:
-        body = handle.read()
-    if batch.format == "parquet":
-        parquet = pq.ParquetFile(
-            pa.BufferReader(body), thrift_string_size_limit=max(len(body), 1), thrift_container_size_limit=1_000_000
-        )
-        schema = parquet.schema_arrow
-        present = [name for name in names if name in schema.names]
-        table = parquet.read(columns=present)
-        del parquet, body
-        plain = {pa.binary(): pa.string(), pa.large_binary(): pa.large_string()}
-        if any(field.type in plain for field in table.schema):
-            table = table.cast(pa.schema([f.with_type(plain.get(f.type, f.type)) for f in table.schema]))
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
-    elif batch.format == "csv":
-        wanted = set(names)
-        buffer = io.BytesIO(body)
-        buffer.seek(3 if body.startswith(b"\xef\xbb\xbf") else 0)
-        frame = pd.read_csv(buffer, encoding="utf-8", index_col=False, usecols=lambda column: column in wanted)
-    else:
-        frame = read_stored(body, batch.format)
-    frame.columns = [str(c) for c in frame.columns]
-    return frame[[name for name in names if name in frame]]
-
-
 def _numeric_values(frame: pd.DataFrame, name: str) -> np.ndarray:
     """A column as bin_frame bins it: numbers, anything else NaN."""
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -337,7 +304,7 @@ def _window_values(batches: list[Any], name: str, limit: int) -> tuple[np.ndarra
     out = np.empty(int(quota.sum()), dtype=np.float64)
     filled = finite = 0
     for batch, take in zip(batches, quota, strict=True):
-        frame = _batch_columns(batch, [name])
+        frame = batch_columns(batch, [name])
         if name not in frame:
             continue
         column = _numeric_values(frame, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import secrets
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
@@ -448,6 +451,36 @@ def batch_frame(batch: InferenceBatch) -> pd.DataFrame:
         return read_stored(handle.read(), batch.format)
 
 
+def batch_columns(batch: InferenceBatch, names: list[str]) -> pd.DataFrame:
+    """The named columns of a stored batch (those it has), read as batch_frame reads them: Parquet
+    and CSV read only these columns; JSON, which has no columns to skip, is read whole."""
+    from .ingest import read_stored
+
+    with monitoring_storage().open(batch.file_name, "rb") as handle:
+        body = handle.read()
+    if batch.format == "parquet":
+        parquet = pq.ParquetFile(
+            pa.BufferReader(body), thrift_string_size_limit=max(len(body), 1), thrift_container_size_limit=1_000_000
+        )
+        schema = parquet.schema_arrow
+        present = [name for name in names if name in schema.names]
+        table = parquet.read(columns=present)
+        del parquet, body
+        plain = {pa.binary(): pa.string(), pa.large_binary(): pa.large_string()}
+        if any(field.type in plain for field in table.schema):
+            table = table.cast(pa.schema([f.with_type(plain.get(f.type, f.type)) for f in table.schema]))
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    elif batch.format == "csv":
+        wanted = set(names)
+        buffer = io.BytesIO(body)
+        buffer.seek(3 if body.startswith(b"\xef\xbb\xbf") else 0)
+        frame = pd.read_csv(buffer, encoding="utf-8", index_col=False, usecols=lambda column: column in wanted)
+    else:
+        frame = read_stored(body, batch.format)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame[[name for name in names if name in frame]]
+
+
 def batch_bin(*, batch_id: int) -> InferenceBatch:
     """Bins a stored batch against the monitor's current reference (idempotent)."""
     batch = InferenceBatch.objects.select_related("monitor").get(pk=batch_id)
@@ -456,9 +489,9 @@ def batch_bin(*, batch_id: int) -> InferenceBatch:
         return batch  # binned when a reference arrives (drift jobs bin what is missing)
     if batch.histograms.filter(reference=reference).exists():
         return batch
-    frame = batch_frame(batch)
     profs = {name: profiles.profile_from_dict(data) for name, data in reference.profile.items()}
-    hists = profiles.bin_frame(profs, frame)
+    # Only the profiled columns: a wide batch's other columns never need to be in memory.
+    hists = profiles.bin_frame(profs, batch_columns(batch, list(profs)))
     from .models import BatchHistogram
 
     with transaction.atomic():

@@ -435,7 +435,7 @@ def test_the_exact_check_reads_a_batchs_columns_as_the_whole_file_reads(monitor,
     batch = services.batch_ingest(monitor=monitor, body=body, fmt=fmt, received_at=DAY).batch
     whole = services.batch_frame(batch)
 
-    columns = jobs._batch_columns(batch, ["segment", "feature_a", "absent"])
+    columns = services.batch_columns(batch, ["segment", "feature_a", "absent"])
 
     assert list(columns.columns) == ["segment", "feature_a"]
     pd.testing.assert_frame_equal(columns, whole[["segment", "feature_a"]])
