@@ -40,9 +40,10 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Each benchmark prints its figures and the ratio to its floor; sync and gate start their own MLflow server.
+# Each benchmark prints its figures and the ratio to its floor; sync and gate start their own MLflow
+# server, hostile_input its own portal (gunicorn + a worker) to measure memory through a hostile corpus.
 bench: install
-	for b in pages mirror_pages scorecard drift gate sync; do $(PY) bench/$$b.py || exit 1; done
+	for b in pages mirror_pages scorecard drift gate sync hostile_input; do $(PY) bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf var/staticfiles .pytest_cache .ruff_cache

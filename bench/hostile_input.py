@@ -890,6 +890,7 @@ def report(categories: list[Category], sampler: RssSampler, idle: dict[str, Peak
     header += f"{'web MB':>7} {'x512':>5} {'x idle':>6} {'wrk MB':>7} {'x512':>5} {'x idle':>6} {'s':>6}"
     print(header)
     problems = []
+    refused_by_server: list[str] = []
     for category in categories:
         statuses = Counter(o.status for o in category.outcomes)
         fives = [o for o in category.outcomes if o.status >= 500 or o.status == 0]
@@ -904,6 +905,12 @@ def report(categories: list[Category], sampler: RssSampler, idle: dict[str, Peak
             f"{worker.one / max(idle['worker'].one, 1):>6.1f} {category.seconds:>6.1f}"
         )
         for outcome in category.outcomes:
+            # gunicorn answers malformed HTTP (bad or duplicate Content-Length, oversized headers,
+            # NULs in headers) itself, in HTML, before any of the portal runs: a clean refusal, counted
+            # apart.
+            if outcome.status in (400, 431) and outcome.note.lstrip().startswith("<html>"):
+                refused_by_server.append(f"{outcome.case.name} ({outcome.status})")
+                continue
             wrong = (
                 outcome.status >= 500
                 or outcome.status == 0
@@ -938,6 +945,8 @@ def report(categories: list[Category], sampler: RssSampler, idle: dict[str, Peak
         f"Peak RSS over the corpus: web {_mb(all_web):.0f} MB ({_mb(all_web) / BUDGET_MB:.2f} of the budget), "
         f"worker {_mb(all_worker):.0f} MB ({_mb(all_worker) / BUDGET_MB:.2f})"
     )
+    if refused_by_server:
+        print("\nRefused by gunicorn before the portal (malformed HTTP, HTML answers): " + "; ".join(refused_by_server))
     print("\nProblems (5xx, no answer, non-JSON errors, hostile input stored, legal input refused):")
     print("\n".join(problems) if problems else "  none")
     return 1 if problems or max(all_web, all_worker) > BUDGET_MB * 1024 else 0
