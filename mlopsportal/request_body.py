@@ -45,6 +45,22 @@ def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
     return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
 
 
+class NoNulInQueryMiddleware:
+    """A query string with a NUL character gets 400 before any view runs: PostgreSQL can neither
+    store nor compare text holding one, so a filter like `?target_alias=%00` was a 500 there."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+            message = "The query string holds a NUL character."
+            if request.path.startswith("/api/"):
+                return JsonResponse(error_body(400, "invalid", message), status=400)
+            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
 class RequestBodyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     # First: chunked bodies are read before anything looks at the body, and whatever a response
     # left unread is drained after everything else has answered (mlopsportal/request_body.py).
     "mlopsportal.request_body.RequestBodyMiddleware",
+    "mlopsportal.request_body.NoNulInQueryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from mlopsportal.memory import freed_memory_released
 from registry import access
 from registry.errors import PortalError
+from registry.parsers import DATABASE_INT_MAX
 from registry.permissions import HasActionPermission
 from registry.throttling import IngestThrottle, credential_checked
 
@@ -305,7 +306,9 @@ class MonitorIn(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     model_name = serializers.CharField(max_length=255)
     alias = serializers.CharField(max_length=120, required=False, allow_blank=True, default="champion")
-    version = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
+    version = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=DATABASE_INT_MAX, default=None
+    )
     expected_schema = serializers.ListField(
         child=serializers.DictField(), required=False, allow_null=True, default=None
     )
@@ -313,8 +316,10 @@ class MonitorIn(serializers.Serializer):
     label_column = serializers.CharField(required=False, allow_blank=True, default="")
     event_time_column = serializers.CharField(required=False, allow_blank=True, default="")
     drift_share = serializers.FloatField(required=False, min_value=0.01, max_value=1, default=0.5)
-    window_seconds = serializers.IntegerField(required=False, min_value=60, default=86_400)
-    window_rows = serializers.IntegerField(required=False, min_value=1, allow_null=True, default=None)
+    window_seconds = serializers.IntegerField(required=False, min_value=60, max_value=366 * 86_400, default=86_400)
+    window_rows = serializers.IntegerField(
+        required=False, min_value=1, max_value=DATABASE_INT_MAX, allow_null=True, default=None
+    )
     require_declared_types = serializers.BooleanField(required=False, default=False)
 
 
@@ -357,7 +362,7 @@ class TriggerIn(serializers.Serializer):
     # Write-only: left out, the saved header is kept; "" removes it. Never returned.
     auth_header = serializers.CharField(max_length=500, required=False, allow_blank=True)
     on_drift = serializers.BooleanField(required=False, default=True)
-    cooldown_hours = serializers.IntegerField(min_value=0, required=False, default=24)
+    cooldown_hours = serializers.IntegerField(min_value=0, max_value=366 * 24, required=False, default=24)
     is_active = serializers.BooleanField(required=False, default=True)
 
 

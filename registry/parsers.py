@@ -7,6 +7,10 @@ from typing import Any
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+# The largest value an integer column holds on PostgreSQL: API fields stored in one say so, or a
+# larger number reaches the database and fails there (a 500 where a 400 belongs).
+DATABASE_INT_MAX = 2_147_483_647
+
 
 class StrictJSONParser(JSONParser):
     """Refuses JSON nested deeper than Python's recursion allows (a few thousand `[`), strings with

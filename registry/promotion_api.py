@@ -15,6 +15,7 @@ from rest_framework.routers import SimpleRouter
 from . import promotion_selectors as gate_selectors
 from . import promotions
 from .models import AuditEvent
+from .parsers import DATABASE_INT_MAX
 from .permissions import HasActionPermission
 from .promotion_models import PromotionDecision, PromotionRequest, PromotionState
 
@@ -91,7 +92,7 @@ class PromotionOut(serializers.ModelSerializer):
 
 class PromotionIn(serializers.Serializer):
     model = serializers.CharField(max_length=500)
-    version = serializers.IntegerField(min_value=1, required=False)
+    version = serializers.IntegerField(min_value=1, max_value=DATABASE_INT_MAX, required=False)
     target_alias = serializers.CharField(max_length=255)
     justification = serializers.CharField()
     rollback = serializers.BooleanField(
@@ -108,13 +109,16 @@ class ApproveIn(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
     override_reason = serializers.CharField(required=False, allow_blank=True, default="")
     version = serializers.IntegerField(
-        required=False, help_text="The version you reviewed; a mismatch is refused with 409."
+        required=False,
+        min_value=1,
+        max_value=DATABASE_INT_MAX,
+        help_text="The version you reviewed; a mismatch is refused with 409.",
     )
 
 
 class RejectIn(serializers.Serializer):
     comment = serializers.CharField()
-    version = serializers.IntegerField(required=False)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=DATABASE_INT_MAX)
 
 
 @extend_schema_view(  # the filters are the list's, not every action's

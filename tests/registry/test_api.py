@@ -165,3 +165,30 @@ def test_json_bodies_the_database_could_not_store_get_400_at_the_door(client, en
     response = client.post("/api/v1/projects/", body, content_type="application/json")
     assert response.status_code == 400
     assert reason in response.json()["error"]["message"]
+
+
+def test_a_nul_in_the_query_string_is_a_400_before_it_reaches_the_database(client, reviewer):
+    client.force_login(reviewer)
+    response = client.get("/api/v1/promotions/?target_alias=%00champion")
+    assert response.status_code == 400
+    assert "NUL" in response.json()["error"]["message"]
+    assert client.get("/projects/?q=%00").status_code == 400
+
+
+@pytest.mark.parametrize(("field", "value"), [("cooldown_hours", 140737488355328), ("cooldown_hours", 366 * 24 + 1)])
+def test_numbers_too_large_for_their_column_get_400_not_a_database_error(
+    client, engineer, private_project, field, value
+):
+    from monitoring import services as monitoring_services
+
+    monitor = monitoring_services.monitor_create(
+        actor=None, project=private_project, name="m", model_name="m", expected_schema=[]
+    )
+    client.force_login(engineer)
+    response = client.put(
+        f"/api/v1/monitors/{monitor.pk}/retrain-trigger/",
+        {"url": "https://ci.example/retrain", field: value},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
