@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from mlopsportal.memory import freed_memory_released
 from registry import access
 from registry.errors import PortalError
-from registry.parsers import DATABASE_INT_MAX
+from registry.parsers import DATABASE_INT_MAX, storable_as_json
 from registry.permissions import HasActionPermission
 from registry.throttling import IngestThrottle, credential_checked
 
@@ -310,7 +310,7 @@ class MonitorIn(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=DATABASE_INT_MAX, default=None
     )
     expected_schema = serializers.ListField(
-        child=serializers.DictField(), required=False, allow_null=True, default=None
+        child=serializers.DictField(), required=False, allow_null=True, default=None, validators=[storable_as_json]
     )
     prediction_column = serializers.CharField(required=False, allow_blank=True, default="")
     label_column = serializers.CharField(required=False, allow_blank=True, default="")
@@ -358,7 +358,7 @@ class ChannelOut(serializers.ModelSerializer):
 class TriggerIn(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     preset = serializers.ChoiceField(choices=RetrainTrigger.Preset.choices, default=RetrainTrigger.Preset.GENERIC)
-    options = serializers.DictField(required=False, default=dict)
+    options = serializers.DictField(required=False, default=dict, validators=[storable_as_json])
     # Write-only: left out, the saved header is kept; "" removes it. Never returned.
     auth_header = serializers.CharField(max_length=500, required=False, allow_blank=True)
     on_drift = serializers.BooleanField(required=False, default=True)

@@ -152,19 +152,37 @@ def test_the_audit_log_refuses_an_empty_date_instead_of_ignoring_it(client, mana
     assert "YYYY-MM-DD" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-        ('{"name": "caf\\ud800"}', "lone surrogate"),
-        ('{"name": "a\\u0000b"}', "NUL"),
-    ],
-)
-def test_json_bodies_the_database_could_not_store_get_400_at_the_door(client, engineer, body, reason):
+def test_json_nested_deeper_than_python_follows_gets_400(client, engineer):
+    client.force_login(engineer)
+    response = client.post("/api/v1/projects/", "[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("body", [r'{"name": "caf\ud800"}', r'{"name": "a\u0000b"}'])
+def test_text_the_database_could_not_store_gets_400(client, engineer, body):
     client.force_login(engineer)
     response = client.post("/api/v1/projects/", body, content_type="application/json")
     assert response.status_code == 400
-    assert reason in response.json()["error"]["message"]
+    assert response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("value", "reason"), [(r'"a\u0000b"', "NUL"), (r'"caf\ud800"', "lone surrogate")])
+def test_json_fields_the_database_could_not_store_get_400_and_ignored_ones_pass(
+    client, engineer, private_project, value, reason
+):
+    from monitoring import services as monitoring_services
+
+    monitor = monitoring_services.monitor_create(
+        actor=None, project=private_project, name="m", model_name="m", expected_schema=[]
+    )
+    client.force_login(engineer)
+    url = f"/api/v1/monitors/{monitor.pk}/retrain-trigger/"
+    stored = client.put(url, f'{{"url": "https://ci.example/r", "options": {{"k": {value}}}}}', "application/json")
+    ignored = client.put(url, f'{{"url": "https://ci.example/r", "unknown": {value}}}', "application/json")
+    assert stored.status_code == 400
+    assert reason in stored.json()["error"]["fields"]["options"][0]
+    assert ignored.status_code == 200  # a property the API ignores may hold anything
 
 
 def test_a_nul_in_the_query_string_is_a_400_before_it_reaches_the_database(client, reviewer):
