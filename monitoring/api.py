@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,13 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import BaseParser
@@ -355,10 +362,35 @@ class ChannelOut(serializers.ModelSerializer):
         return bool(channel.secret)
 
 
+OPTION_NAME = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "propertyNames": {"pattern": OPTION_NAME},
+        "additionalProperties": {"type": "string", "maxLength": 500},
+        "description": "Preset options, e.g. Kubeflow's pipeline_id, pipeline_version_id, experiment_id.",
+    }
+)
+class TriggerOptionsField(serializers.DictField):
+    """A preset's options: names like pipeline_id, text values (DRF refuses NUL and lone surrogates
+    in text, which PostgreSQL's jsonb could not store)."""
+
+    child = serializers.CharField(max_length=500, allow_blank=True)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        options = super().to_internal_value(data)
+        for name in options:
+            if not re.fullmatch(OPTION_NAME, str(name)):
+                raise serializers.ValidationError(f"Option names are a letter, then letters, digits or _: {name!r}.")
+        return options
+
+
 class TriggerIn(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     preset = serializers.ChoiceField(choices=RetrainTrigger.Preset.choices, default=RetrainTrigger.Preset.GENERIC)
-    options = serializers.DictField(required=False, default=dict, validators=[storable_as_json])
+    options = TriggerOptionsField(required=False, default=dict)
     # Write-only: left out, the saved header is kept; "" removes it. Never returned.
     auth_header = serializers.CharField(max_length=500, required=False, allow_blank=True)
     on_drift = serializers.BooleanField(required=False, default=True)

@@ -167,7 +167,7 @@ def test_text_the_database_could_not_store_gets_400(client, engineer, body):
     assert response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize(("value", "reason"), [(r'"a\u0000b"', "NUL"), (r'"caf\ud800"', "lone surrogate")])
+@pytest.mark.parametrize(("value", "reason"), [(r'"a\u0000b"', "Null characters"), (r'"caf\ud800"', "Surrogate")])
 def test_json_fields_the_database_could_not_store_get_400_and_ignored_ones_pass(
     client, engineer, private_project, value, reason
 ):
@@ -181,7 +181,7 @@ def test_json_fields_the_database_could_not_store_get_400_and_ignored_ones_pass(
     stored = client.put(url, f'{{"url": "https://ci.example/r", "options": {{"k": {value}}}}}', "application/json")
     ignored = client.put(url, f'{{"url": "https://ci.example/r", "unknown": {value}}}', "application/json")
     assert stored.status_code == 400
-    assert reason in stored.json()["error"]["fields"]["options"][0]
+    assert reason in str(stored.json()["error"]["fields"]["options"])
     assert ignored.status_code == 200  # a property the API ignores may hold anything
 
 
