@@ -141,6 +141,9 @@ STATE_DEPENDENT_400 = {
     r"^/api/v1/monitors/\{id\}/reference-from-mlflow/$": "the artifact must exist in the run",
     r"^/api/v1/promotions/$": "version is required unless rollback is true; the model must exist",
     r"^/api/v1/alerts/\{id\}/mute/$": "until must be in the future and at most a year ahead",
+    # The schema states the option names' pattern (propertyNames); the generator does not honour
+    # propertyNames and sends names like "cé?`9\x1a", which the API refuses as it says it will.
+    r"^/api/v1/monitors/\{id\}/retrain-trigger/$": "option names are a letter, then letters, digits or _",
     r"^/api/v1/monitors/\{monitor_id\}/batches/$": "the records' columns must read as the monitor's schema",
     # Seen once on PostgreSQL: a multipart body whose only part has a non-ASCII name full of JSON
     # was answered "window_start: wrong format"; not yet explained, all its fields being optional.
