@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 from mlopsportal.memory import freed_memory_released
 from registry import access
 from registry.errors import PortalError
-from registry.parsers import DATABASE_INT_MAX, storable_as_json
+from registry.parsers import DATABASE_INT_MAX, StrictJSONParser, storable_as_json
 from registry.permissions import HasActionPermission
 from registry.throttling import IngestThrottle, credential_checked
 
@@ -573,7 +573,8 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
 
     @extend_schema(request=TriggerIn, responses=TriggerOut)
-    @action(detail=True, methods=["put"], url_path="retrain-trigger")
+    # JSON only: the options are an object, which a form or multipart body cannot carry faithfully.
+    @action(detail=True, methods=["put"], url_path="retrain-trigger", parser_classes=[StrictJSONParser])
     def retrain_trigger(self, request: Request, pk: str) -> Response:
         """Set the retrain trigger: generic JSON or the Kubeflow preset, cooldown, on drift."""
         monitor = self.get_object()

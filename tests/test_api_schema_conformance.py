@@ -194,11 +194,13 @@ def _config(data: dict) -> str:
         r"^/api/v1/monitors/\{id\}/channels/$": ({"id": "monitors"}, ""),
         r"^/api/v1/monitors/\{id\}/reference/$": ({"id": "monitors"}, ""),
         r"^/api/v1/monitors/\{id\}/reference-from-mlflow/$": ({"id": "monitors"}, ""),
-        r"^/api/v1/monitors/\{id\}/(?!tokens/\{|channels/$|reference/$|reference-from-mlflow/$|run-drift/$)": (
+        r"^/api/v1/monitors/\{id\}/(?!tokens/\{|channels/$|reference/$|reference-from-mlflow/$|run-drift/$"
+        r"|retrain-trigger/$)": (
             {"id": "monitors"},
             "",
         ),
         r"^/api/v1/monitors/\{id\}/run-drift/$": ({"id": "monitors"}, ""),
+        r"^/api/v1/monitors/\{id\}/retrain-trigger/$": ({"id": "monitors"}, ""),
         r"^/api/v1/alerts/\{id\}/mute/$": ({"id": "alerts"}, ""),
         r"^/api/v1/alerts/\{id\}/(?!mute/$)": ({"id": "alerts"}, ""),
         r"^/api/v1/promotions/\{id\}/": ({"id": "promotions"}, ""),
