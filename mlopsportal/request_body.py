@@ -1,4 +1,5 @@
-"""Request bodies as HTTP/1.1 clients send them, and connections that stay usable after an early answer.
+"""Request bodies as HTTP/1.1 clients send them, connections that stay usable after an early answer,
+and query strings the database can compare.
 
 Two gaps between Django and the WSGI server, closed here, outermost in the middleware:
 
@@ -11,6 +12,8 @@ Two gaps between Django and the WSGI server, closed here, outermost in the middl
   connection it has just called keep-alive, so a client that pools connections (every pipeline
   using `requests.Session`) got `RemoteDisconnected` on its next request. We drain what is left,
   up to the same limit; beyond it the body was never acceptable and gunicorn closes the connection.
+
+And one guard: a NUL in a query string is refused before any view (NoNulInQueryMiddleware).
 """
 
 import io
