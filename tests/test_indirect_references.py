@@ -77,17 +77,22 @@ def test_editing_a_monitor_to_watch_a_hidden_model_is_refused(outsider, outsider
     assert monitor.model_name == "my-model"
 
 
-def test_a_reference_cannot_be_read_from_a_run_the_user_cannot_see(client, outsider, outsiders_project, secret_run):
+def _reference_from_run(client, outsider, outsiders_project, run_id: str):
+    """The outsider asks their own monitor to take its reference from the run named `run_id`."""
     RegisteredModelFactory(name="my-model", project=outsiders_project)
     monitor = monitoring_services.monitor_create(
         actor=outsider, project=outsiders_project, name="mine", model_name="my-model", expected_schema=[]
     )
     client.force_login(outsider)
-    response = client.post(
+    return client.post(
         f"/api/v1/monitors/{monitor.pk}/reference-from-mlflow/",
-        {"artifact_path": "data/train.csv", "run_id": secret_run.run_id},
+        {"artifact_path": "data/train.csv", "run_id": run_id},
         "application/json",
     )
+
+
+def test_a_reference_cannot_be_read_from_a_run_the_user_cannot_see(client, outsider, outsiders_project, secret_run):
+    response = _reference_from_run(client, outsider, outsiders_project, secret_run.run_id)
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"run_id": ["Unknown run."]}
     assert not ReferenceProfile.objects.exists()
@@ -160,14 +165,5 @@ def test_an_engineer_cannot_request_the_promotion_of_another_teams_model(client,
 def test_a_run_id_that_neither_the_mirror_nor_mlflow_knows_is_an_unknown_run(
     client, outsider, outsiders_project, mlflow_uri
 ):
-    RegisteredModelFactory(name="my-model", project=outsiders_project)
-    monitor = monitoring_services.monitor_create(
-        actor=outsider, project=outsiders_project, name="mine", model_name="my-model", expected_schema=[]
-    )
-    client.force_login(outsider)
-    response = client.post(
-        f"/api/v1/monitors/{monitor.pk}/reference-from-mlflow/",
-        {"artifact_path": "data/train.csv", "run_id": "f" * 32},
-        "application/json",
-    )
+    response = _reference_from_run(client, outsider, outsiders_project, "f" * 32)
     assert response.status_code == 400 and response.json()["error"]["fields"] == {"run_id": ["Unknown run."]}
