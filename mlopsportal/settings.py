@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-import plotly
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
@@ -138,12 +137,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    # Plotly's browser bundle ships inside the Python package: serve that exact copy, so the
-    # charts work offline and the JS always matches the figures plotly.py builds.
-    ("vendor/plotly", Path(plotly.__file__).parent / "package_data"),
-]
+# Plotly's browser bundle is vendored in static/vendor/plotly/: the partial "cartesian" bundle at the
+# plotly.js version plotly.py builds figures for (`make plotly-bundle` refreshes it), a third of the
+# full bundle plotly.py ships. collectstatic gives it a hashed name, WhiteNoise gzips it and serves
+# hashed files with a year-long immutable max-age.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
