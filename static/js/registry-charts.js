@@ -4,6 +4,6 @@
     const data = document.getElementById(holder.dataset.figure);
     if (!data) continue;
     const figure = JSON.parse(data.textContent);
-    Plotly.newPlot(holder, figure.data, figure.layout, { responsive: true, displaylogo: false });
+    Plotly.newPlot(holder, figure.data, figure.layout, { responsive: true, displaylogo: false, displayModeBar: false });
   }
 })();

@@ -54,15 +54,15 @@ def test_schemas_come_from_signatures_or_from_a_reference_frame():
 
 def test_figures_are_json_serialisable_plotly_dicts_with_drill_down_data():
     heat = charts.drift_heatmap(["a", "b"], ["d1", "d2"], [[0.1, 1.5], [0.2, None]], [[False, True], [False, None]])
-    assert heat["data"][0]["type"] == "heatmap" and heat["data"][0]["customdata"][0][1] == ["a", "d2"]
+    assert heat["data"][0]["type"] == "heatmap" and heat["data"][0]["customdata"][0][1][:2] == ["a", "d2"]
     rng = np.random.default_rng(0)
     profile = profiles.profile_numeric(rng.normal(size=1000))
     overlay = charts.distribution_overlay("a", profile, profiles.bin_numeric(profile, rng.normal(size=100)))
-    assert sum(overlay["data"][0]["y"]) == np.float64(1.0).round(3) or abs(sum(overlay["data"][0]["y"]) - 1) < 1e-3
+    assert abs(sum(charts.distribution_table(overlay)[i][1] for i in range(len(overlay["data"][0]["x"]))) - 1) < 1e-3
     cat = charts.distribution_overlay("c", profiles.profile_categorical(["x", "y"]), profiles.bin_categorical(["z"]))
     assert set(cat["data"][0]["x"]) == {"x", "y", "z"}
     timeline = charts.drift_timeline({"a": [("d1", 0.5), ("d2", 1.5)]})
-    assert timeline["data"][-1]["name"] == "threshold"
+    assert timeline["layout"]["shapes"][0]["y0"] == 1.0  # the threshold
     volume = charts.volume_chart(["d1", "d2"], [10, 2], [None, 10.0], ["", "drop"])
     for figure in (heat, overlay, cat, timeline, volume):
         json.dumps(figure)
