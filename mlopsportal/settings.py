@@ -47,7 +47,7 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "registry.admin_site.PortalAdminConfig",  # django.contrib.admin, refusing non-staff with a page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from assessments import overview as assessments_overview
 from registry import views as registry_views
 
 handler400 = "registry.api_errors.json_or_html_400"
@@ -25,6 +26,8 @@ urlpatterns = [
     path("healthz", registry_views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The admin's overview of what needs attention; it reads all three apps, so assessments holds it.
+    path("overview/", assessments_overview.overview, name="overview"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("registry.urls")),

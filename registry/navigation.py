@@ -21,6 +21,9 @@ class NavItem:
 
 
 NAV_ITEMS: list[NavItem] = [
+    # The admin's overview of what needs attention (assessments/overview.py), the admin's home page.
+    # Only the Admin role manages users, so that permission marks the entry as the admin's.
+    NavItem(label="Overview", url_name="overview", permission="auth.change_user", section="/overview/"),
     NavItem(
         label="Projects", url_name="registry:project_list", permission="registry.view_project", section="/projects/"
     ),

@@ -103,7 +103,8 @@ ROLE_DEFINITIONS: dict[Role, RoleDefinition] = {
         role=Role.ADMIN,
         summary="Everything, including policies and users.",
         permissions=(),
-        home_url_name="registry:project_list",
+        # What needs attention across the portal (failed syncs and promotions, critical alerts, ...).
+        home_url_name="overview",
     ),
 }
 # When a user holds several roles, the home page follows the first in this order.
