@@ -1,5 +1,6 @@
 """Plotly figures as plain dicts (data + layout), built from scores; the page renders them with the
-bundled plotly.min.js. Pure: no ORM, no request."""
+bundled plotly.min.js. Pure: no ORM, no request. The page's card or heading names each chart, so
+no figure has a title of its own; hovers say what the number counts ("% of criteria met")."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -55,7 +56,7 @@ def category_bars(category_percents: dict[str, float]) -> Figure:
                 "text": [f"{v:.0f} %" for v in values],
                 "textposition": "auto",
                 "marker": {"color": values, "colorscale": SCALE, "cmin": 0, "cmax": 100},
-                "hovertemplate": "%{y}: %{x:.0f} %<extra></extra>",
+                "hovertemplate": "%{y}: %{x:.0f} % of its applicable criteria met<extra></extra>",
             }
         ],
         "layout": _layout(
@@ -95,7 +96,7 @@ def portfolio_heatmap(
                 "xgap": 2,
                 "ygap": 2,
                 "colorbar": {"ticksuffix": " %", "thickness": 12},
-                "hovertemplate": "%{y}<br>%{customdata}: %{z:.0f} %<extra></extra>",
+                "hovertemplate": "<b>%{y}</b><br>%{customdata}: %{z:.0f} % of criteria met<extra></extra>",
             }
         ],
         "layout": _layout(
@@ -119,6 +120,7 @@ def history_lines(points: Sequence[tuple[datetime, int, float]]) -> Figure:
                 "x": times,
                 "y": [p for _, _, p in points],
                 "line": {"color": "#2f5bd3"},
+                "hovertemplate": "%{x|%Y-%m-%d %H:%M}<br>%{y:.0f} % of criteria met<extra></extra>",
             },
             {
                 "type": "scatter",
@@ -128,6 +130,7 @@ def history_lines(points: Sequence[tuple[datetime, int, float]]) -> Figure:
                 "y": [lvl for _, lvl, _ in points],
                 "yaxis": "y2",
                 "line": {"shape": "hv", "color": "#1d7a46", "dash": "dot"},
+                "hovertemplate": "%{x|%Y-%m-%d %H:%M}<br>maturity level %{y}<extra></extra>",
             },
         ],
         "layout": _layout(

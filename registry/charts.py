@@ -1,4 +1,7 @@
-"""Plotly figures for the mirror's pages: pure functions from numbers to a figure dict."""
+"""Plotly figures for the mirror's pages: pure functions from numbers to a figure dict.
+
+The chart cards of the run pages have no heading, so here the figure's own title is the chart's one
+title (the metric), and the y axis says "value" rather than repeating it."""
 
 import json
 from typing import Any
@@ -16,12 +19,14 @@ def metric_history_figure(*, metric: str, series: list[tuple[str, list[list]]]) 
                 y=[p[2] for p in points],
                 mode="lines+markers" if len(points) < 30 else "lines",
                 name=label,
+                meta=metric,  # named in the hover through %{meta}: a metric's name is data, not a template
+                hovertemplate="<b>%{fullData.name}</b><br>step %{x:,}<br>%{meta}: %{y:.6g}<extra></extra>",
             )
         )
     figure.update_layout(
         title={"text": metric, "x": 0},
         xaxis_title="step",
-        yaxis_title=metric,
+        yaxis_title="value",
         margin={"l": 50, "r": 10, "t": 40, "b": 40},
         height=320,
         legend={"orientation": "h", "y": -0.25},
