@@ -5,10 +5,11 @@ import os
 from celery import Celery
 from celery.signals import task_postrun
 
-from mlopsportal.memory import freed_memory_released, malloc_arenas_limited
+from mlopsportal.memory import arrow_allocates_with_malloc, freed_memory_released, malloc_arenas_limited
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlopsportal.settings")
 malloc_arenas_limited()  # before the pool's threads or processes start: see mlopsportal/memory.py
+arrow_allocates_with_malloc()
 
 app = Celery("mlopsportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -16,7 +16,6 @@ from statistics import median
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from .profiles import CategoricalHistogram, CategoricalProfile, NumericHistogram, NumericProfile
 
@@ -25,6 +24,10 @@ SMALL_REFERENCE_ROWS = 1000
 # A reference needs this many rows with values before anything is judged against it.
 MIN_REFERENCE_ROWS = 30
 PSI_BINS = 10  # PSI is read on the industry's scale, which assumes ~10 quantile bins
+
+# SciPy is imported inside the two functions that use it, not here.
+# The models and services import this module for its constants, so a module-level import put 67 MB
+# of SciPy into every web process, which never computes a statistic (bench/hostile_input.py's floor).
 
 
 class Method:
@@ -185,6 +188,8 @@ KS_LIMIT_FROM = 10_000
 def ks_p_value(d: float, n: int, m: int) -> float:
     """Two-sided two-sample KS p-value: scipy.stats.ks_2samp(method="asymp")'s for small samples,
     Kolmogorov's limit distribution for large ones."""
+    from scipy import stats  # here, not at the top: see the note on SciPy above
+
     en = n * m / (n + m)
     if en >= KS_LIMIT_FROM:
         return float(np.clip(stats.kstwobign.sf(d * np.sqrt(en)), 0.0, 1.0))
@@ -210,6 +215,8 @@ def chi_square(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, f
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 0.0, 1.0
+    from scipy import stats  # here, not at the top: see the note on SciPy above
+
     result = stats.chi2_contingency(table, correction=False)
     return float(result.statistic), float(result.pvalue)
 

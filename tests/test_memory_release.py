@@ -50,3 +50,25 @@ def test_memory_freed_by_a_large_parse_is_given_back_to_the_system():
     assert mb["kept"] - mb["baseline"] > 150, "glibc kept the freed pages"
     assert mb["trimmed"] and mb["survivors"] == 10_000
     assert mb["released"] < mb["kept"] - 80, mb
+
+
+WEB_PROCESS = """
+import json, sys
+from mlopsportal.wsgi import application
+from django.urls import get_resolver
+import pyarrow as pa
+get_resolver().url_patterns  # every view module, as the first request imports them
+print(json.dumps({"scipy": sorted(m for m in sys.modules if m.split(".")[0] == "scipy")[:3],
+                  "arrow_allocator": pa.default_memory_pool().backend_name}))
+"""
+
+
+def test_a_web_process_loads_no_scipy_and_arrow_allocates_with_malloc():
+    # SciPy is 67 MB of every web process's memory and only drift jobs use it; Arrow's own allocator
+    # kept what Parquet reads freed, which malloc_trim cannot return (mlopsportal/memory.py).
+    result = subprocess.run(
+        [sys.executable, "-c", WEB_PROCESS], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = json.loads(result.stdout.splitlines()[-1])
+
+    assert loaded == {"scipy": [], "arrow_allocator": "system"}
