@@ -16,6 +16,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -31,6 +32,7 @@ from rest_framework.views import APIView
 
 from mlopsportal.memory import freed_memory_released
 from registry import access
+from registry.api_schema import ERROR_COMPONENT
 from registry.errors import PortalError
 from registry.parsers import DATABASE_INT_MAX, StrictJSONParser, storable_as_json
 from registry.permissions import HasActionPermission
@@ -416,6 +418,9 @@ class MuteIn(serializers.Serializer):
 class AlertOut(serializers.ModelSerializer):
     monitor_name = serializers.CharField(source="monitor.name")
     url = serializers.CharField(source="get_absolute_url")
+    drifted_features = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="A window alert's drifted columns, inputs first."
+    )
 
     class Meta:
         model = Alert
@@ -425,6 +430,7 @@ class AlertOut(serializers.ModelSerializer):
             "monitor_name",
             "kind",
             "feature",
+            "drifted_features",
             "window_start",
             "severity",
             "status",
@@ -436,6 +442,26 @@ class AlertOut(serializers.ModelSerializer):
             "last_seen_at",
             "url",
         ]
+
+
+class AlertBulkIn(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=DATABASE_INT_MAX),
+        min_length=1,
+        max_length=services.ALERT_BULK_MAX,
+        help_text="The alerts to change; every one must be visible to the caller.",
+    )
+    action = serializers.ChoiceField(choices=services.ALERT_ACTIONS)
+    until = serializers.DateTimeField(required=False, help_text="The mute's end; required with action=mute.")
+
+
+class AlertBulkOut(serializers.Serializer):
+    message = serializers.CharField()
+    alerts = AlertOut(many=True)
+
+
+def _error_answer(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response={"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}, description=description)
 
 
 class RetrainEventOut(serializers.ModelSerializer):
@@ -643,6 +669,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         "acknowledge": "monitoring.change_alert",
         "resolve": "monitoring.change_alert",
         "mute": "monitoring.change_alert",
+        "bulk": "monitoring.change_alert",
     }
 
     def get_queryset(self):  # noqa: ANN201
@@ -670,3 +697,27 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data.is_valid(raise_exception=True)
         alert = services.alert_mute(actor=request.user, alert_id=alert.pk, until=data.validated_data["until"])
         return Response(AlertOut(alert).data)
+
+    @extend_schema(
+        request=AlertBulkIn,
+        responses={
+            200: AlertBulkOut,
+            404: _error_answer("An id names no alert the caller may see; `fields.ids` lists them. Nothing changed."),
+            409: _error_answer("An alert does not allow the action now (acknowledge: not open). Nothing changed."),
+        },
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        """Acknowledge, resolve or mute many alerts at once: all of them, or, when any is refused, none."""
+        data = AlertBulkIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        if fields["action"] == "mute" and "until" not in fields:
+            raise PortalError("until: required to mute.", fields={"until": ["Required with action=mute."]})
+        changed = services.alert_bulk_change(
+            actor=request.user, alert_ids=fields["ids"], action=fields["action"], until=fields.get("until")
+        )
+        alerts = selectors.alerts_visible_to(user=request.user).filter(pk__in=[a.pk for a in changed]).order_by("pk")
+        done = {"acknowledge": "acknowledged", "resolve": "resolved", "mute": "muted"}[fields["action"]]
+        message = f"{len(changed)} alert{'s' if len(changed) != 1 else ''} {done}."
+        return Response(AlertBulkOut({"message": message, "alerts": alerts}).data)

@@ -352,32 +352,35 @@ def _finite(value: float) -> float:
 def _alerts_for_run(
     run: DriftRun, results: list[tuple[str, drift.FeatureResult]], verdict: drift.WindowVerdict, volume: Any
 ) -> None:
+    """One alert per window with drifted columns, naming them (inputs first, then the prediction and
+    label columns): critical when the window drifts by the monitor's rule, a warning when fewer
+    inputs than the rule's share (or only the prediction or label column) drifted. Its key is the
+    monitor, kind and window, so a re-run of the window or a retried job updates that one alert
+    (alert_raise) and a re-run where nothing drifts resolves it. Per-feature alerts, which earlier
+    versions raised, are resolved when their window is computed again: the window's alert says it."""
     monitor, start = run.monitor, run.window_start
-    for _role, r in results:
-        if r.drifted:
-            alert_raise(
-                monitor=monitor,
-                kind=Alert.Kind.FEATURE_DRIFT,
-                key_suffix="",
-                feature=r.feature,
-                window_start=start,
-                severity=Alert.Severity.WARNING,
-                title=f"{r.feature} drifted in the window of {start:%Y-%m-%d %H:%M} on {monitor.name}",
-                detail=r.why,
-                run=run,
-            )
-        else:
-            alert_clear(monitor=monitor, kind=Alert.Kind.FEATURE_DRIFT, feature=r.feature, window_start=start)
-    if verdict.drifted:
+    alert_clear(monitor=monitor, kind=Alert.Kind.FEATURE_DRIFT, feature=None, window_start=start)
+    inputs = [r.feature for role, r in results if r.drifted and role == "feature"]
+    others = [r.feature for role, r in results if r.drifted and role != "feature"]
+    if inputs or others:
+        when = f"{start:%Y-%m-%d %H:%M}"
+        named = ", ".join(inputs + others)
+        title = (
+            f"Window of {when} drifted on {monitor.name}: {named}"
+            if verdict.drifted
+            else f"{len(inputs + others)} column{'s' if len(inputs + others) > 1 else ''} drifted in the window "
+            f"of {when} on {monitor.name}, too few for the window to drift: {named}"
+        )
         alert_raise(
             monitor=monitor,
             kind=Alert.Kind.WINDOW_DRIFT,
             key_suffix="",
             window_start=start,
-            severity=Alert.Severity.CRITICAL,
-            title=f"Window of {start:%Y-%m-%d %H:%M} drifted on {monitor.name}: {', '.join(verdict.drifted_features)}",
+            severity=Alert.Severity.CRITICAL if verdict.drifted else Alert.Severity.WARNING,
+            title=title,
             detail=verdict.why,
             run=run,
+            drifted_features=inputs + others,
         )
     else:
         alert_clear(monitor=monitor, kind=Alert.Kind.WINDOW_DRIFT, feature="", window_start=start)
@@ -467,6 +470,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
             "title": alert.title,
             "detail": alert.detail,
             "feature": alert.feature,
+            "drifted_features": alert.drifted_features,
             "window_start": alert.window_start.isoformat() if alert.window_start else None,
             "url": alert.get_absolute_url(),
         },

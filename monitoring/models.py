@@ -8,6 +8,7 @@ from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from .drift import NO_DATA_WHY
 
@@ -362,6 +363,9 @@ class Alert(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     feature = models.CharField(max_length=120, blank=True)
     window_start = models.DateTimeField(null=True, blank=True)
+    # A window alert names the columns that drifted in it (inputs first, then the prediction and label
+    # columns), so one alert per window says what a per-feature alert each used to.
+    drifted_features = models.JSONField(default=list, blank=True)
     dedupe_key = models.CharField(max_length=300, unique=True)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
     status = models.CharField(max_length=14, choices=Status.choices, default=Status.OPEN)
@@ -392,13 +396,22 @@ class Alert(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        """The evidence: the monitor page at the window (and feature) the alert is about."""
-        url = self.monitor.get_absolute_url()
+        """The evidence: the monitor's drift view at the window (and feature) the alert is about, or
+        its schema view at the batch."""
         if self.run_id:
-            url += f"?run={self.run_id}" + (f"&feature={self.feature}" if self.feature else "")
-        elif self.batch_id:
-            url += f"#batch-{self.batch_id}"
-        return url
+            feature = self.feature or (self.drifted_features[0] if self.drifted_features else "")
+            query = {"run": self.run_id, **({"feature": feature} if feature else {})}
+            return reverse("monitoring:monitor_drift", kwargs={"pk": self.monitor_id}) + "?" + urlencode(query)
+        if self.batch_id:
+            return reverse("monitoring:monitor_schema", kwargs={"pk": self.monitor_id}) + f"#batch-{self.batch_id}"
+        return self.monitor.get_absolute_url()
+
+    @property
+    def feature_links(self) -> list[tuple[str, str]]:
+        """Each drifted feature with the drift view at this alert's window and that feature."""
+        base = reverse("monitoring:monitor_drift", kwargs={"pk": self.monitor_id})
+        run = {"run": self.run_id} if self.run_id else {}
+        return [(name, f"{base}?{urlencode({**run, 'feature': name})}") for name in self.drifted_features]
 
 
 class NotificationChannel(models.Model):

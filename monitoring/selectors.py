@@ -102,17 +102,32 @@ def monitor_status(monitor: Monitor) -> str:
     return MonitorStatus.OK
 
 
-def runs_for(*, monitor: Monitor, limit: int = 30) -> list[DriftRun]:
-    runs = (
-        DriftRun.objects.filter(monitor=monitor, status=DriftRun.Status.DONE)
-        .order_by("-window_start")
-        .prefetch_related(Prefetch("results", queryset=FeatureDriftResult.objects.order_by("feature")))[:limit]
+def runs_for(*, monitor: Monitor, limit: int = 30, with_results: bool = True) -> list[DriftRun]:
+    """The monitor's last finished windows, oldest first; with their results unless a view needs
+    only the windows (the overview's volume)."""
+    runs = DriftRun.objects.filter(monitor=monitor, status=DriftRun.Status.DONE).order_by("-window_start")
+    if with_results:
+        runs = runs.prefetch_related(Prefetch("results", queryset=FeatureDriftResult.objects.order_by("feature")))
+    return list(reversed(list(runs[:limit])))
+
+
+def schema_log_for(*, monitor: Monitor, limit: int | None = 50) -> QuerySet[SchemaMismatch]:
+    log = SchemaMismatch.objects.filter(monitor=monitor).select_related("batch").order_by("-created_at")
+    return log if limit is None else log[:limit]
+
+
+def schema_mismatch_count(*, monitor: Monitor) -> int:
+    return SchemaMismatch.objects.filter(monitor=monitor).count()
+
+
+def alerts_of(*, monitor: Monitor) -> QuerySet[Alert]:
+    """The monitor's alerts that still ask for attention (open, acknowledged, muted), newest first."""
+    return (
+        Alert.objects.filter(monitor=monitor)
+        .exclude(status=Alert.Status.RESOLVED)
+        .select_related("monitor__project")
+        .order_by("-created_at", "-pk")
     )
-    return list(reversed(list(runs)))
-
-
-def schema_log_for(*, monitor: Monitor, limit: int = 50) -> QuerySet[SchemaMismatch]:
-    return SchemaMismatch.objects.filter(monitor=monitor).select_related("batch").order_by("-created_at")[:limit]
 
 
 def alerts_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Alert]:

@@ -8,6 +8,10 @@ urlpatterns = [
     path("monitors/", views.monitor_list, name="monitor_list"),
     path("monitors/new/", views.monitor_create, name="monitor_create"),
     path("monitors/<int:pk>/", views.monitor_detail, name="monitor_detail"),
+    path("monitors/<int:pk>/drift/", views.monitor_drift, name="monitor_drift"),
+    path("monitors/<int:pk>/schema/", views.monitor_schema, name="monitor_schema"),
+    path("monitors/<int:pk>/alerts/", views.monitor_alerts, name="monitor_alerts"),
+    path("monitors/<int:pk>/jobs/", views.monitor_jobs, name="monitor_jobs"),
     path("monitors/<int:pk>/edit/", views.monitor_edit, name="monitor_edit"),
     path("monitors/<int:pk>/run-drift/", views.monitor_run_drift, name="monitor_run_drift"),
     path("monitors/<int:pk>/retrain/", views.monitor_retrain, name="monitor_retrain"),
@@ -21,5 +25,6 @@ urlpatterns = [
     ),
     path("monitors/<int:pk>/retrain-trigger/", views.monitor_trigger_set, name="monitor_trigger_set"),
     path("alerts/", views.alert_list, name="alert_list"),
+    path("alerts/bulk/", views.alert_bulk, name="alert_bulk"),
     path("alerts/<int:pk>/<str:verb>/", views.alert_change, name="alert_change"),
 ]

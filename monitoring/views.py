@@ -13,14 +13,16 @@ from django.core import validators
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from registry.errors import Conflict, PortalError
-from registry.live import action_queued, action_refused
+from registry.live import action_queued, action_refused, wants_json
 from registry.selectors import projects_visible_to
 
 from . import charts, jobs, profiles, selectors, services
@@ -55,9 +57,7 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
 
 
 def _figures(monitor: Monitor, runs: list[DriftRun], selected: DriftRun | None, feature: str) -> dict[str, Any]:
-    daily = not monitor.window_rows and monitor.window_seconds % 86_400 == 0
-    label = "%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S"
-    windows = [r.window_start.strftime(label) for r in runs]
+    windows = [_window_label(monitor, r) for r in runs]
     features = sorted({res.feature for r in runs for res in r.results.all()})
     by_run = [{res.feature: res for res in r.results.all()} for r in runs]
     scores = [[round(by[f].score_ratio, 3) if f in by else None for by in by_run] for f in features]
@@ -75,12 +75,6 @@ def _figures(monitor: Monitor, runs: list[DriftRun], selected: DriftRun | None, 
         figures["heatmap"] = charts.drift_heatmap(features, windows, scores, drifted)
         figures["timeline"] = charts.drift_timeline(
             {f: list(zip(windows, row, strict=True)) for f, row in zip(features, scores, strict=True)}
-        )
-        figures["volume"] = charts.volume_chart(
-            windows,
-            [r.rows for r in runs],
-            [r.volume.get("trailing_median") for r in runs],
-            [r.volume.get("anomaly", "") for r in runs],
         )
     if selected is not None and selected.reference is not None and feature in selected.reference.profile:
         from .models import BatchHistogram
@@ -105,18 +99,109 @@ def _figures(monitor: Monitor, runs: list[DriftRun], selected: DriftRun | None, 
     return {"figures": figures, "table": table}
 
 
+# The monitor's views, each a page of its own URL: (slug, tab label, URL name). An engineer moves
+# between them with the tab bar; each holds about two screens at 1280 x 800, where the one page of
+# everything was about eight.
+MONITOR_VIEWS = (
+    ("overview", "Overview", "monitoring:monitor_detail"),
+    ("drift", "Drift", "monitoring:monitor_drift"),
+    ("schema", "Schema", "monitoring:monitor_schema"),
+    ("alerts", "Alerts", "monitoring:monitor_alerts"),
+    ("jobs", "Jobs and setup", "monitoring:monitor_jobs"),
+)
+MONITOR_ALERTS_PER_PAGE = 25
+
+
+def _monitor_view(request: HttpRequest, monitor: Monitor, view: str, context: dict[str, Any]) -> HttpResponse:
+    """Renders one view of the monitor with what every view shows: the heading, status and tabs."""
+    editable = services.monitor_editable_by(monitor_project=monitor.project, user=request.user)
+    counts = {"alerts": monitor.open_alerts, "schema": selectors.schema_mismatch_count(monitor=monitor)}
+    tabs = [
+        {"slug": slug, "label": label, "url": reverse(name, kwargs={"pk": monitor.pk}), "count": counts.get(slug)}
+        for slug, label, name in MONITOR_VIEWS
+    ]
+    status = selectors.monitor_status(monitor)
+    return render(
+        request,
+        f"monitoring/monitor_{view}.html",
+        {
+            "monitor": monitor,
+            "view": view,
+            "tabs": tabs,
+            "view_label": next(label for slug, label, _ in MONITOR_VIEWS if slug == view),
+            "status": status,
+            "status_label": selectors.MonitorStatus.LABELS[status],
+            "status_badge": selectors.MonitorStatus.BADGES[status],
+            "can_edit": editable,
+            "can_run": editable and request.user.has_perm("monitoring.run_drift"),
+            "can_retrain": editable and request.user.has_perm("monitoring.trigger_retrain"),
+            "can_change_alerts": editable and request.user.has_perm("monitoring.change_alert"),
+            **context,
+        },
+    )
+
+
+def _activity_context(monitor: Monitor) -> dict[str, Any]:
+    trigger = RetrainTrigger.objects.filter(monitor=monitor).first()
+    return {
+        "activity": selectors.monitor_activity(monitor=monitor),
+        "trigger": trigger,
+        "has_trigger": trigger is not None and trigger.is_active,
+    }
+
+
 @login_required
 @permission_required("monitoring.view_monitor", raise_exception=True)
 @require_GET
 def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Overview: what the monitor watches, its latest window, open alerts, volume, the latest jobs."""
     monitor = _monitor_or_404(request, pk)
-    activity = selectors.monitor_activity(monitor=monitor)
     if request.GET.get("fragment") == "activity":  # polled by the page while a job it queued runs
-        return render(request, "monitoring/partials/activity.html", {"monitor": monitor, "activity": activity})
+        return render(
+            request,
+            "monitoring/partials/activity.html",
+            {"monitor": monitor, "activity": selectors.monitor_activity(monitor=monitor)},
+        )
+    runs = selectors.runs_for(monitor=monitor, with_results=False)
+    figures: dict[str, Any] = {}
+    if runs:
+        figures["volume"] = charts.volume_chart(
+            [_window_label(monitor, r) for r in runs],
+            [r.rows for r in runs],
+            [r.volume.get("trailing_median") for r in runs],
+            [r.volume.get("anomaly", "") for r in runs],
+        )
+    return _monitor_view(
+        request,
+        monitor,
+        "overview",
+        {
+            **_activity_context(monitor),
+            "latest": runs[-1] if runs else None,
+            "runs": runs,
+            "figures": figures,
+            "reference": services.reference_current(monitor),
+            "top_alerts": selectors.alerts_of(monitor=monitor)[:3],
+        },
+    )
+
+
+def _window_label(monitor: Monitor, run: DriftRun) -> str:
+    daily = not monitor.window_rows and monitor.window_seconds % 86_400 == 0
+    return run.window_start.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S")
+
+
+@login_required
+@permission_required("monitoring.view_monitor", raise_exception=True)
+@require_GET
+def monitor_drift(request: HttpRequest, pk: int) -> HttpResponse:
+    """Drift: the heatmap, the timeline and the selected window's results and distribution, together,
+    so a click on a heatmap cell can focus the others."""
+    monitor = _monitor_or_404(request, pk)
     runs = selectors.runs_for(monitor=monitor)
     selected = runs[-1] if runs else None
     run_id = request.GET.get("run")
-    if run_id and run_id.isdigit():
+    if run_id and run_id.isascii() and run_id.isdigit() and len(run_id) <= 18:
         selected = next((r for r in runs if r.pk == int(run_id)), None) or get_object_or_404(
             DriftRun.objects.filter(monitor=monitor), pk=int(run_id)
         )
@@ -125,18 +210,11 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ranked = sorted(results, key=lambda r: (not r.drifted, r.role != "feature", r.feature))
     feature = request.GET.get("feature") or (ranked[0].feature if ranked else "")
     data = _figures(monitor, runs, selected, feature)
-    editable = services.monitor_editable_by(monitor_project=monitor.project, user=request.user)
-    alerts = monitor.alerts.exclude(status=Alert.Status.RESOLVED).order_by("-created_at")[:50]
-    trigger = RetrainTrigger.objects.filter(monitor=monitor).first()
-    return render(
+    return _monitor_view(
         request,
-        "monitoring/monitor_detail.html",
+        monitor,
+        "drift",
         {
-            "monitor": monitor,
-            "activity": activity,
-            "status": selectors.monitor_status(monitor),
-            "status_label": selectors.MonitorStatus.LABELS[selectors.monitor_status(monitor)],
-            "status_badge": selectors.MonitorStatus.BADGES[selectors.monitor_status(monitor)],
             "runs": runs,
             "selected": selected,
             "results": results,
@@ -145,13 +223,47 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "table": data["table"],
             "heat_rows": data["table"]["heat_rows"],
             "run_ids": data["table"]["run_ids"],
-            "schema_log": selectors.schema_log_for(monitor=monitor),
-            "alerts": alerts,
             "reference": services.reference_current(monitor),
+        },
+    )
+
+
+@login_required
+@permission_required("monitoring.view_monitor", raise_exception=True)
+@require_GET
+def monitor_schema(request: HttpRequest, pk: int) -> HttpResponse:
+    """Schema: the expected inputs and every batch that did not match them, as Expected/Received."""
+    monitor = _monitor_or_404(request, pk)
+    page = Paginator(selectors.schema_log_for(monitor=monitor, limit=None), 10).get_page(request.GET.get("page"))
+    return _monitor_view(request, monitor, "schema", {"page": page, "schema_log": page.object_list})
+
+
+@login_required
+@permission_required("monitoring.view_monitor", raise_exception=True)
+@require_GET
+def monitor_alerts(request: HttpRequest, pk: int) -> HttpResponse:
+    """Alerts: the monitor's alerts that are not resolved, newest first, with actions in place and in bulk."""
+    monitor = _monitor_or_404(request, pk)
+    page = Paginator(selectors.alerts_of(monitor=monitor), MONITOR_ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    return _monitor_view(request, monitor, "alerts", {"page": page, "alerts": page.object_list})
+
+
+@login_required
+@permission_required("monitoring.view_monitor", raise_exception=True)
+@require_GET
+def monitor_jobs(request: HttpRequest, pk: int) -> HttpResponse:
+    """Jobs and setup: the latest jobs, retraining, ingest tokens and notifications."""
+    monitor = _monitor_or_404(request, pk)
+    context = _activity_context(monitor)
+    trigger = context["trigger"]
+    return _monitor_view(
+        request,
+        monitor,
+        "jobs",
+        {
+            **context,
             "tokens": monitor.ingest_tokens.all()[:10],
             "retrain_events": RetrainEvent.objects.filter(monitor=monitor)[:10],
-            "has_trigger": trigger is not None and trigger.is_active,
-            "trigger": trigger,
             "channels": monitor.channels.all(),
             "notifications": Notification.objects.filter(alert__monitor=monitor)
             .select_related("alert", "channel")
@@ -160,13 +272,13 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "trigger_form": TriggerForm(
                 initial=_trigger_initial(trigger), saved_auth_header=bool(trigger and trigger.auth_header)
             ),
-            "can_edit": editable,
-            "can_run": editable and request.user.has_perm("monitoring.run_drift"),
-            "can_retrain": editable and request.user.has_perm("monitoring.trigger_retrain"),
-            "can_change_alerts": editable and request.user.has_perm("monitoring.change_alert"),
             "new_key": request.session.pop(f"monitor-{monitor.pk}-new-key", None),
         },
     )
+
+
+def _jobs_url(monitor: Monitor, anchor: str = "") -> str:
+    return reverse("monitoring:monitor_jobs", kwargs={"pk": monitor.pk}) + (f"#{anchor}" if anchor else "")
 
 
 def _trigger_initial(trigger: RetrainTrigger | None) -> dict[str, Any]:
@@ -334,7 +446,7 @@ def monitor_token_create(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied from exc
     # Shown once, on the next page view, then gone from the session.
     request.session[f"monitor-{monitor.pk}-new-key"] = new.key
-    return redirect(monitor)
+    return redirect(_jobs_url(monitor, "tokens-title"))
 
 
 class ChannelForm(forms.Form):
@@ -411,7 +523,7 @@ def monitor_channel_add(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Notification channel added.")
     else:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-    return redirect(monitor.get_absolute_url() + "#notifications-title")
+    return redirect(_jobs_url(monitor, "notifications-title"))
 
 
 @login_required
@@ -422,7 +534,7 @@ def monitor_channel_remove(request: HttpRequest, pk: int, channel_id: int) -> Ht
     channel = get_object_or_404(monitor.channels, pk=channel_id)
     services.channel_remove(actor=request.user, channel_id=channel.pk)
     messages.success(request, "Notification channel removed.")
-    return redirect(monitor.get_absolute_url() + "#notifications-title")
+    return redirect(_jobs_url(monitor, "notifications-title"))
 
 
 @login_required
@@ -445,7 +557,7 @@ def monitor_trigger_set(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Retrain trigger saved.")
     else:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-    return redirect(monitor.get_absolute_url() + "#retrain-title")
+    return redirect(_jobs_url(monitor, "retrain-title"))
 
 
 @login_required
@@ -459,7 +571,7 @@ def monitor_token_revoke(request: HttpRequest, pk: int, token_id: int) -> HttpRe
     except PortalError as exc:
         raise PermissionDenied from exc
     messages.success(request, f"Token {token.prefix}… revoked: batches sent with it now get 401.")
-    return redirect(monitor)
+    return redirect(_jobs_url(monitor, "tokens-title"))
 
 
 @login_required
@@ -488,30 +600,100 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _mute_until(request: HttpRequest) -> datetime | None:
+    """The mute's end from a form's datetime-local field, in the portal's time zone; None if empty."""
+    text = request.POST.get("until", "").strip()
+    if not text:
+        return None
+    try:
+        until = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise PortalError("Give the mute's end as a date and time.", fields={"until": ["A date and time."]}) from exc
+    return timezone.make_aware(until, timezone.get_current_timezone()) if timezone.is_naive(until) else until
+
+
+def _back_to(request: HttpRequest, default: str) -> str:
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return next_url
+    return default
+
+
+def _alert_rows(request: HttpRequest, alerts: list[Alert]) -> dict[str, str]:
+    """Each changed alert's table row as the page shows it, for the page's script to swap in."""
+    context = {
+        "show_monitor": request.POST.get("show_monitor") == "1",
+        "can_change": True,
+        "selectable": request.POST.get("selectable") == "1",
+        "next_url": _back_to(request, ""),
+    }
+    return {
+        str(alert.pk): render_to_string(
+            "monitoring/_alert_rows.html", {**context, "alerts": [alert]}, request=request
+        ).strip()
+        for alert in alerts
+    }
+
+
+_DONE = {"acknowledge": "acknowledged", "resolve": "resolved", "mute": "muted"}
+
+
 @login_required
 @permission_required("monitoring.change_alert", raise_exception=True)
 @require_POST
 def alert_change(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+    """Acknowledge, resolve or mute one alert. The page's script (static/js/alerts.js) asks for JSON
+    and swaps the answer's row in place; a plain form post is redirected back."""
     alert = get_object_or_404(selectors.alerts_visible_to(user=request.user), pk=pk)
+    if verb not in services.ALERT_ACTIONS:
+        raise Http404
+    back = _back_to(request, alert.monitor.get_absolute_url())
     try:
         if verb == "acknowledge":
-            services.alert_acknowledge(actor=request.user, alert_id=alert.pk)
+            alert = services.alert_acknowledge(actor=request.user, alert_id=alert.pk)
         elif verb == "resolve":
-            services.alert_resolve(actor=request.user, alert_id=alert.pk)
-        elif verb == "mute":
-            until = datetime.fromisoformat(request.POST.get("until", ""))
-            if timezone.is_naive(until):
-                until = timezone.make_aware(until, timezone.get_current_timezone())
-            services.alert_mute(actor=request.user, alert_id=alert.pk, until=until)
+            alert = services.alert_resolve(actor=request.user, alert_id=alert.pk)
         else:
-            raise Http404
-    except ValueError:
-        messages.error(request, "Give the mute's end as a date and time.")
-    except PortalError as exc:
-        if exc.status_code == 403:
-            raise PermissionDenied from exc
-        messages.error(request, exc.message)
-    next_url = request.POST.get("next", "")
-    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        return redirect(next_url)
-    return redirect(alert.monitor.get_absolute_url())
+            until = _mute_until(request)
+            if until is None:
+                raise PortalError("Give the mute's end as a date and time.", fields={"until": ["Required."]})
+            alert = services.alert_mute(actor=request.user, alert_id=alert.pk, until=until)
+    except PortalError as error:
+        if error.status_code == 403 and not wants_json(request):
+            raise PermissionDenied from error
+        return action_refused(request, error=error, redirect_to=back)
+    message = f"“{alert.title}” {_DONE[verb]}."
+    if not wants_json(request):
+        messages.success(request, message)
+        return redirect(back)
+    alert = selectors.alerts_visible_to(user=request.user).get(pk=alert.pk)
+    return JsonResponse({"message": message, "status": alert.status, "rows": _alert_rows(request, [alert])})
+
+
+@login_required
+@permission_required("monitoring.change_alert", raise_exception=True)
+@require_POST
+def alert_bulk(request: HttpRequest) -> HttpResponse:
+    """One action on the alerts ticked on a page (the monitor's alerts view, /alerts/): all of them
+    or, if any is refused, none (services.alert_bulk_change)."""
+    back = _back_to(request, reverse("monitoring:alert_list"))
+    action = request.POST.get("action", "")
+    raw_ids = request.POST.getlist("ids")
+    try:
+        if not all(i.isascii() and i.isdigit() and len(i) <= 18 for i in raw_ids):
+            raise PortalError("ids: alert ids, numbers.", fields={"ids": ["Alert ids, numbers."]})
+        changed = services.alert_bulk_change(
+            actor=request.user,
+            alert_ids=[int(i) for i in raw_ids],
+            action=action,
+            until=_mute_until(request) if action == "mute" else None,
+        )
+    except PortalError as error:
+        return action_refused(request, error=error, redirect_to=back)
+    count = len(changed)
+    message = f"{count} alert{'s' if count != 1 else ''} {_DONE[action]}."
+    if not wants_json(request):
+        messages.success(request, message)
+        return redirect(back)
+    fresh = list(selectors.alerts_visible_to(user=request.user).filter(pk__in=[a.pk for a in changed]))
+    return JsonResponse({"message": message, "rows": _alert_rows(request, fresh)})

@@ -98,9 +98,10 @@ def test_a_shift_in_one_feature_raises_an_alert_for_that_feature_only(monitor):
     result = run.results.get(feature="feature_a")
     assert result.method == "wasserstein" and result.threshold == 0.1
     assert "reference n=5000" in result.why and "current n=3000" in result.why
-    alerts = Alert.objects.filter(kind=Alert.Kind.FEATURE_DRIFT)
-    assert list(alerts.values_list("feature", flat=True)) == ["feature_a"]
-    assert not Alert.objects.filter(kind=Alert.Kind.WINDOW_DRIFT).exists()  # 1 of 3 < 50 %
+    assert not Alert.objects.filter(kind=Alert.Kind.FEATURE_DRIFT).exists()  # one alert per window, not per feature
+    alert = Alert.objects.get(kind=Alert.Kind.WINDOW_DRIFT)
+    assert alert.drifted_features == ["feature_a"]
+    assert alert.severity == Alert.Severity.WARNING  # 1 of 3 < 50 %: the window itself does not drift
 
 
 @pytest.mark.django_db
@@ -110,8 +111,9 @@ def test_re_running_a_window_replaces_its_results_and_never_doubles_alerts(monit
     again = jobs.drift_run_now(monitor=monitor, window_start=DAY + timedelta(hours=5), trigger=DriftRun.Trigger.MANUAL)
     assert again.pk == first.pk
     assert DriftRun.objects.count() == 1 and FeatureDriftResult.objects.count() == 3
-    alert = Alert.objects.get(kind=Alert.Kind.FEATURE_DRIFT)
-    assert alert.occurrences == 2
+    alert = Alert.objects.get(kind=Alert.Kind.WINDOW_DRIFT)
+    assert alert.occurrences == 2 and alert.drifted_features == ["feature_a"]
+    assert Alert.objects.count() == 1
 
 
 @pytest.mark.django_db
@@ -235,7 +237,8 @@ def test_end_to_end_on_a_worker_batches_are_binned_and_a_drift_episode_triggers_
     from django.core import mail
 
     assert any("feature_a" in m.subject for m in mail.outbox)
-    assert Alert.objects.filter(kind=Alert.Kind.FEATURE_DRIFT, feature="feature_a").count() == 2  # one per window
+    window_alerts = Alert.objects.filter(kind=Alert.Kind.WINDOW_DRIFT)
+    assert [a.drifted_features for a in window_alerts] == [["feature_a"], ["feature_a"]]  # one per window
 
 
 @pytest.mark.django_db
@@ -380,7 +383,7 @@ def test_a_window_without_rows_is_no_data_not_a_green_no_drift(client, engineer,
 
     assert run.rows == 0 and run.outcome == "no_data" and not run.drifted
     client.force_login(engineer)
-    page = client.get(f"/monitors/{monitor.pk}/?run={run.pk}").content.decode()
+    page = client.get(f"/monitors/{monitor.pk}/drift/?run={run.pk}").content.decode()
     panel = client.get(f"/monitors/{monitor.pk}/?fragment=activity").content.decode()
     for html in (page, panel):
         assert ">no data</span>" in html

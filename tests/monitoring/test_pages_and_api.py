@@ -41,26 +41,27 @@ def test_the_monitors_list_shows_a_status_badge_last_batch_and_open_alerts(clien
     assert "churn@champion" in page
 
 
-def test_the_monitor_page_has_heatmap_timeline_overlay_results_schema_log_and_volume(client, engineer, computed):
+def test_the_monitor_views_hold_heatmap_timeline_overlay_results_schema_log_volume_and_alerts(
+    client, engineer, computed
+):
     client.force_login(engineer)
-    page = client.get(computed.get_absolute_url()).content.decode()
-    for part in (
-        'id="fig-heatmap"',
-        'id="fig-timeline"',
-        'id="fig-volume"',
-        'id="fig-overlay"',
-        "vendor/plotly/plotly.min.js",
-    ):
-        assert part in page, part
-    assert "feature_a" in page and "wasserstein" in page
-    assert "feature_c" in page and "diff-received" in page  # the schema diff
-    assert "Run drift now" in page and "Acknowledge" in page
+    base = computed.get_absolute_url()
+    overview = client.get(base).content.decode()
+    assert 'id="fig-volume"' in overview and "vendor/plotly/plotly.min.js" in overview
+    assert "Run drift now" in overview and 'id="monitor-activity"' in overview
+    drift = client.get(base + "drift/").content.decode()
+    for part in ('id="fig-heatmap"', 'id="fig-timeline"', 'id="fig-overlay"', 'data-drill="run-ids"'):
+        assert part in drift, part
+    assert "feature_a" in drift and "wasserstein" in drift
+    schema = client.get(base + "schema/").content.decode()
+    assert "feature_c" in schema and "diff-received" in schema  # the schema diff
+    assert "Acknowledge" in client.get(base + "alerts/").content.decode()
 
 
 def test_clicking_a_cell_drills_down_to_that_feature_and_window(client, engineer, computed):
     client.force_login(engineer)
     run = DriftRun.objects.get()
-    page = client.get(f"{computed.get_absolute_url()}?run={run.pk}&feature=segment").content.decode()
+    page = client.get(f"{computed.get_absolute_url()}drift/?run={run.pk}&feature=segment").content.decode()
     assert "segment: reference vs window" in page
 
 
@@ -68,8 +69,9 @@ def test_readers_see_monitors_but_no_engineer_actions(client, manager, reviewer,
     for user in (manager, reviewer):
         client.force_login(user)
         page = client.get(computed.get_absolute_url())
-        assert page.status_code == 200
-        assert "Run drift now" not in page.content.decode() and "Acknowledge" not in page.content.decode()
+        alerts = client.get(computed.get_absolute_url() + "alerts/")
+        assert page.status_code == alerts.status_code == 200
+        assert "Run drift now" not in page.content.decode() and "Acknowledge" not in alerts.content.decode()
         assert client.post(f"/monitors/{computed.pk}/run-drift/").status_code == 403
         alert = Alert.objects.first()
         assert client.post(f"/alerts/{alert.pk}/acknowledge/").status_code == 403
@@ -107,7 +109,7 @@ def test_an_admin_may_do_everything(client, portal_admin, computed):
 
 def test_engineers_acknowledge_resolve_and_mute_alerts(client, engineer, computed):
     client.force_login(engineer)
-    alert = Alert.objects.filter(kind=Alert.Kind.FEATURE_DRIFT).get()
+    alert = Alert.objects.filter(kind=Alert.Kind.WINDOW_DRIFT).get()
     client.post(f"/alerts/{alert.pk}/acknowledge/")
     assert Alert.objects.get(pk=alert.pk).status == "acknowledged"
     until = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
@@ -121,9 +123,9 @@ def test_engineers_acknowledge_resolve_and_mute_alerts(client, engineer, compute
 def test_the_alerts_page_filters_by_kind_and_status(client, reviewer, computed):
     client.force_login(reviewer)
     page = client.get("/alerts/?kind=schema_mismatch").content.decode()
-    assert "Schema mismatch on churn-champion" in page and "feature_a drifted" not in page
-    page = client.get("/alerts/?kind=feature_drift&status=open").content.decode()
-    assert "feature_a drifted" in page
+    assert "Schema mismatch on churn-champion" in page and "drifted in the window" not in page
+    page = client.get("/alerts/?kind=window_drift&status=open").content.decode()
+    assert "1 column drifted in the window" in page and "Schema mismatch on" not in page
 
 
 def test_an_engineer_creates_a_monitor_with_a_reference_upload_and_mints_a_token_shown_once(client, engineer, project):
@@ -150,10 +152,10 @@ def test_an_engineer_creates_a_monitor_with_a_reference_upload_and_mints_a_token
     assert [c["name"] for c in monitor.expected_schema] == ["feature_a", "feature_b", "segment"]
     assert monitor.references.get().rows == 500
     client.post(f"/monitors/{monitor.pk}/tokens/", {"name": "serving"})
-    first = client.get(monitor.get_absolute_url()).content.decode()
+    first = client.get(monitor.get_absolute_url() + "jobs/").content.decode()
     assert "mpi_" in first and IngestToken.objects.filter(monitor=monitor).count() == 1
     assert "shown once" in first
-    assert "mpi_" not in client.get(monitor.get_absolute_url()).content.decode().split("Ingest tokens")[0]
+    assert "mpi_" not in client.get(monitor.get_absolute_url() + "jobs/").content.decode().split("Ingest tokens")[0]
 
 
 def test_the_retrain_button_needs_a_trigger_and_the_permission(client, engineer, manager, computed):
@@ -171,7 +173,8 @@ def test_api_lists_monitors_runs_and_alerts_per_role(client, manager, engineer, 
     assert monitors[0]["status"] == "schema_mismatch" and monitors[0]["open_alerts"] >= 1
     runs = client.get(f"/api/v1/monitors/{computed.pk}/runs/").json()
     assert {r["feature"]: r["drifted"] for r in runs[0]["results"]}["feature_a"] is True
-    assert client.get("/api/v1/alerts/?kind=feature_drift").json()["count"] == 1
+    window_alerts = client.get("/api/v1/alerts/?kind=window_drift").json()
+    assert window_alerts["count"] == 1 and window_alerts["results"][0]["drifted_features"] == ["feature_a"]
     alert_id = client.get("/api/v1/alerts/").json()["results"][0]["id"]
     assert client.post(f"/api/v1/alerts/{alert_id}/acknowledge/").status_code == 403
     assert client.post(f"/api/v1/monitors/{computed.pk}/run-drift/").status_code == 403
@@ -276,7 +279,7 @@ def test_an_engineer_configures_channels_and_a_kubeflow_trigger_from_the_monitor
     trigger = RetrainTrigger.objects.get(monitor=monitor)
     assert trigger.preset == "kubeflow" and trigger.options == {"pipeline_id": "p", "pipeline_version_id": "v"}
     assert trigger.cooldown_hours == 12 and trigger.on_drift and trigger.is_active
-    page = client.get(monitor.get_absolute_url()).content.decode()
+    page = client.get(monitor.get_absolute_url() + "jobs/").content.decode()
     assert "https://kfp.example/apis/v2beta1/runs" in page and "hooks.example" in page
 
 
@@ -343,7 +346,7 @@ def test_the_monitor_page_reads_the_same_number_of_queries_however_many_windows(
         )
         jobs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.COMMAND)
         with CaptureQueriesContext(connection) as queries:
-            assert client.get(monitor.get_absolute_url()).status_code == 200
+            assert client.get(monitor.get_absolute_url() + "drift/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[-1]
 

@@ -59,9 +59,10 @@ def test_the_demo_tells_the_drift_schema_and_volume_story_and_is_safe_to_run_twi
 
     calm = DriftRun.objects.filter(monitor=monitor, window_start__lt=demo.demo_window_start(demo.DRIFT_FROM_DAY))
     assert not calm.filter(drifted=True).exists()
-    drifted_features = set(
-        Alert.objects.filter(monitor=monitor, kind=Alert.Kind.FEATURE_DRIFT).values_list("feature", flat=True)
-    )
+    window_alerts = Alert.objects.filter(monitor=monitor, kind=Alert.Kind.WINDOW_DRIFT)
+    assert not Alert.objects.filter(monitor=monitor, kind=Alert.Kind.FEATURE_DRIFT).exists()
+    assert window_alerts.count() == len(set(window_alerts.values_list("window_start", flat=True)))  # one a window
+    drifted_features = {name for alert in window_alerts for name in alert.drifted_features}
     assert {"tenure_months", "plan"} <= drifted_features
     assert not drifted_features & {"monthly_charges", "support_calls", "region"}
     first_drift = DriftRun.objects.filter(monitor=monitor, drifted=True).order_by("window_start").first()
