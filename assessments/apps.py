@@ -46,6 +46,13 @@ class AssessmentsConfig(AppConfig):
             at = next((i for i, entry in enumerate(NAV_ITEMS) if entry.url_name == "api-docs"), len(NAV_ITEMS))
             NAV_ITEMS.insert(at, item)
 
+        # The project page shows the project's maturity level; registry never imports us.
+        from registry.project_sections import project_section_register
+
+        from .project_section import TEMPLATE, project_maturity
+
+        project_section_register(name="maturity", order=10, template=TEMPLATE, context=project_maturity)
+
         from registry.demo import demo_step_register
 
         from .demo import demo_load

@@ -18,6 +18,13 @@ class MonitoringConfig(AppConfig):
         demo_step_register(order=30, name="monitors: two weeks of drift, schema and volume", load=demo_step)
         gate_register()
 
+        # The project page shows the project's monitors and open alerts; registry never imports us.
+        from registry.project_sections import project_section_register
+
+        from .project_section import TEMPLATE, project_monitoring
+
+        project_section_register(name="monitoring", order=20, template=TEMPLATE, context=project_monitoring)
+
         for item in (
             NavItem(
                 label="Monitors",

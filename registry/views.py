@@ -11,6 +11,9 @@ from .errors import PortalError
 from .forms import ProjectForm
 from .health import health_report
 from .models import ApiToken, Project, ProjectMembership
+from .project_sections import project_sections_for
+from .promotion_models import PromotionState
+from .promotion_selectors import promotions_visible_to
 from .roles import ROLE_DEFINITIONS, home_url_name_for, roles_of
 
 
@@ -55,11 +58,19 @@ def project_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+# How many pending promotions the project page names before linking to the queue.
+PENDING_SHOWN = 5
+
+
 @login_required
 @permission_required("registry.view_project", raise_exception=True)
 @require_GET
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(selectors.project_list_for(user=request.user), slug=slug)
+    pending = promotions_visible_to(user=request.user).filter(
+        registered_model__project=project, state=PromotionState.PENDING
+    )
+    pending_shown = list(pending.order_by("created_at", "pk")[:PENDING_SHOWN])
     return render(
         request,
         "registry/project_detail.html",
@@ -67,6 +78,10 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "project": project,
             "can_edit": selectors.project_editable_by(project=project, user=request.user),
             "mirror": mirror_selectors.project_mirror(project=project, user=request.user),
+            # What the other apps show here (maturity, monitors and alerts): see project_sections.py.
+            "sections": project_sections_for(project=project, user=request.user),
+            "pending_promotions": pending_shown,
+            "pending_count": pending.count() if len(pending_shown) == PENDING_SHOWN else len(pending_shown),
         },
     )
 
