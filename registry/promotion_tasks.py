@@ -19,6 +19,7 @@ def promotion_execute(self, request_id: int) -> None:  # noqa: ANN001 - Celery b
             promotions.promotion_fail(request_id=request_id, error=f"{exc} (gave up after {retries + 1} attempts)")
             return
         countdown = min(settings.PORTAL_PROMOTION_RETRY_BACKOFF * 2**retries, settings.PORTAL_PROMOTION_RETRY_MAX_DELAY)
+        promotions.promotion_attempt_failed(request_id=request_id, error=str(exc), retry_in=countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
     except MlflowRejected as exc:  # MLflow refused: retrying the same call cannot help
         promotions.promotion_fail(request_id=request_id, error=str(exc))

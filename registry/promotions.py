@@ -720,8 +720,9 @@ def promotion_execute(*, request_id: int, client: MlflowRestClient | None = None
         if promotion.state != PromotionState.PROMOTING:
             return promotion
         now = timezone.now()
-        promotion.state, promotion.promoted_at = PromotionState.PROMOTED, now
-        promotion.save(update_fields=["state", "promoted_at"])
+        # `reason` held the last failed attempt's error while the task retried; it is made good now.
+        promotion.state, promotion.promoted_at, promotion.reason = PromotionState.PROMOTED, now, ""
+        promotion.save(update_fields=["state", "promoted_at", "reason"])
         PromotionOutbox.objects.filter(request=promotion).update(processed_at=now)
         model = RegisteredModel.objects.select_for_update().get(pk=promotion.registered_model_id)
         model.aliases = {**(model.aliases or {}), alias: promotion.version}
@@ -742,6 +743,37 @@ def promotion_execute(*, request_id: int, client: MlflowRestClient | None = None
         )
         _supersede_pending(model, alias, reason=f"Version {promotion.version} took @{alias} (request {promotion.pk}).")
     return promotion
+
+
+def promotion_attempt_failed(*, request_id: int, error: str, retry_in: float) -> None:
+    """One call to MLflow failed in a way worth retrying (5xx, refused, timed out). The request stays
+    `promoting` and shows the error as its last attempt's; the audit records the failure, so the log
+    tells the whole story (each failure, then the success or the final failure); and the outbox row
+    counts as dispatched when the queued retry is due: the sweeper, which re-dispatches rows not
+    dispatched for PORTAL_PROMOTION_SWEEP_AFTER_SECONDS, must not start a second chain of retries
+    beside this one during a long outage, however long the backoff has grown."""
+    with transaction.atomic():
+        promotion = _locked(request_id)
+        if promotion.state != PromotionState.PROMOTING:
+            return
+        promotion.reason = f"Attempt {promotion.attempts} failed, next in {retry_in:g} s: {error}"[:2000]
+        promotion.save(update_fields=["reason"])
+        due = timezone.now() + timezone.timedelta(seconds=retry_in)
+        PromotionOutbox.objects.filter(request=promotion).update(dispatched_at=due)
+        audit_record(
+            action="promotion.attempt_failed",
+            obj=promotion,
+            project=promotion.registered_model.project,
+            summary=f"Attempt {promotion.attempts} to point @{promotion.target_alias} of "
+            f"{promotion.registered_model.name} at version {promotion.version} failed; "
+            f"next in {retry_in:g} s: {error[:200]}",
+            data={
+                **_audit_data(promotion),
+                "attempt": promotion.attempts,
+                "error": error[:2000],
+                "retry_in_seconds": retry_in,
+            },
+        )
 
 
 def promotion_fail(*, request_id: int, error: str) -> None:
