@@ -277,6 +277,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 6} if CELERY_BROKER_URL.startswith(("redis", "rediss")) else {}
 )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Notifications and retrain calls that failed are retried after about this many seconds, doubling
+# (jittered), capped; each call itself is bounded by PORTAL_MONITORING_WEBHOOK_TIMEOUT.
+MONITORING_DELIVERY_RETRY_BACKOFF = env.float("PORTAL_MONITORING_DELIVERY_RETRY_BACKOFF", default=2.0)
+MONITORING_DELIVERY_RETRY_MAX_DELAY = env.float("PORTAL_MONITORING_DELIVERY_RETRY_MAX_DELAY", default=300.0)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 import math
+import time
 import zlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, TextField, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from registry.audit import audit_record
@@ -485,7 +487,37 @@ def signature_header(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class DeliveryFailed(Exception):
-    """A notification or retrain call failed in a way worth retrying (network, 5xx, 429)."""
+    """A notification or retrain call failed in a way worth retrying (network, timeout, 5xx, 429)."""
+
+
+ANSWER_KEPT_BYTES = 4000  # what is kept of a pipeline's answer, shown with the retrain event
+
+
+def _post_within(url: str, *, body: bytes, headers: dict[str, str], keep_answer: bool) -> tuple[int, str]:
+    """POST to someone else's endpoint: its HTTP status and (if asked) the start of its answer. Bounded
+    by MONITORING_WEBHOOK_TIMEOUT: requests' timeout bounds connecting and each wait for data, so an
+    endpoint that hangs is given up after that long. The answer is read a byte at a time against the
+    same deadline: requests' timeout is per read, so an answer trickled slowly would otherwise hold
+    the worker as long as the sender liked. Raises DeliveryFailed naming the timeout."""
+    timeout = settings.MONITORING_WEBHOOK_TIMEOUT
+    deadline = time.monotonic() + timeout
+    try:
+        with requests.post(url, data=body, headers=headers, timeout=timeout, stream=True) as response:
+            answer = bytearray()
+            if keep_answer:
+                for byte in response.iter_content(chunk_size=1):
+                    answer += byte
+                    if len(answer) >= ANSWER_KEPT_BYTES:
+                        break
+                    if time.monotonic() > deadline:
+                        raise DeliveryFailed(
+                            f"HTTP {response.status_code}, but the answer was not in within the {timeout:g} s timeout"
+                        )
+            return response.status_code, answer.decode("utf-8", "replace")
+    except requests.Timeout as exc:
+        raise DeliveryFailed(f"no answer within the {timeout:g} s timeout") from exc
+    except requests.RequestException as exc:
+        raise DeliveryFailed(f"could not reach the endpoint: {exc}") from exc
 
 
 def notification_send(*, notification_id: int) -> Notification:
@@ -494,6 +526,7 @@ def notification_send(*, notification_id: int) -> Notification:
         return notification
     alert, channel = notification.alert, notification.channel
     Notification.objects.filter(pk=notification.pk).update(attempts=F("attempts") + 1)
+    attempt = notification.attempts + 1
     try:
         if channel.kind == NotificationChannel.Kind.EMAIL:
             recipients = [a.strip() for a in channel.target.split(",") if a.strip()]
@@ -513,14 +546,12 @@ def notification_send(*, notification_id: int) -> Notification:
             }
             if channel.secret:
                 headers["X-Portal-Signature"] = signature_header(channel.secret, timestamp, body)
-            response = requests.post(
-                channel.target, data=body, headers=headers, timeout=settings.MONITORING_WEBHOOK_TIMEOUT
-            )
-            if response.status_code >= 300:
-                raise DeliveryFailed(f"webhook answered {response.status_code}")
-    except (DeliveryFailed, requests.RequestException, OSError) as exc:
+            status, _ = _post_within(channel.target, body=body, headers=headers, keep_answer=False)
+            if status >= 300:
+                raise DeliveryFailed(f"the webhook answered HTTP {status}")
+    except (DeliveryFailed, OSError) as exc:  # SMTP failures are OSErrors
         Notification.objects.filter(pk=notification.pk).update(
-            status=Notification.Status.FAILED, last_error=str(exc)[:2000]
+            status=Notification.Status.FAILED, last_error=f"Attempt {attempt}: {exc}"[:2000]
         )
         raise DeliveryFailed(str(exc)) from exc
     Notification.objects.filter(pk=notification.pk).update(
@@ -528,6 +559,21 @@ def notification_send(*, notification_id: int) -> Notification:
     )
     notification.refresh_from_db()
     return notification
+
+
+def delivery_failure_explained(
+    *, notification_id: int | None = None, retrain_event_id: int | None = None, what_next: str
+) -> None:
+    """Adds what happens next to a failed delivery's error, as the monitor's page shows it: "next
+    attempt in 4 s", or "gave up after 6 attempts"."""
+    if notification_id is not None:
+        Notification.objects.filter(pk=notification_id, status=Notification.Status.FAILED).update(
+            last_error=Concat(F("last_error"), Value(f"; {what_next}"), output_field=TextField())
+        )
+    if retrain_event_id is not None:
+        RetrainEvent.objects.filter(pk=retrain_event_id, status=RetrainEvent.Status.FAILED).update(
+            response_body=Concat(F("response_body"), Value(f"; {what_next}"), output_field=TextField())
+        )
 
 
 # ---------------------------------------------------------------- retraining
@@ -632,29 +678,27 @@ def retrain_send(*, event_id: int) -> RetrainEvent:
     if event.status == RetrainEvent.Status.SENT:
         return event
     RetrainEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1)
+    attempt = event.attempts + 1
     headers = {"Content-Type": "application/json", "X-Portal-Delivery": f"retrain-{event.pk}"}
     if event.trigger.auth_header:
         headers["Authorization"] = event.trigger.auth_header
     try:
-        response = requests.post(
-            event.trigger.url,
-            data=json.dumps(event.payload),
-            headers=headers,
-            timeout=settings.MONITORING_WEBHOOK_TIMEOUT,
+        status, answer = _post_within(
+            event.trigger.url, body=json.dumps(event.payload).encode(), headers=headers, keep_answer=True
         )
-    except requests.RequestException as exc:
+    except DeliveryFailed as exc:
         RetrainEvent.objects.filter(pk=event.pk).update(
-            status=RetrainEvent.Status.FAILED, response_body=str(exc)[:4000]
+            status=RetrainEvent.Status.FAILED, response_status=None, response_body=f"Attempt {attempt}: {exc}"[:4000]
         )
-        raise DeliveryFailed(str(exc)) from exc
-    ok = response.status_code < 300
+        raise
+    ok = status < 300
     RetrainEvent.objects.filter(pk=event.pk).update(
         status=RetrainEvent.Status.SENT if ok else RetrainEvent.Status.FAILED,
-        response_status=response.status_code,
-        response_body=response.text[:4000],
+        response_status=status,
+        response_body=answer[:ANSWER_KEPT_BYTES],
         sent_at=timezone.now() if ok else None,
     )
-    if not ok and (response.status_code >= 500 or response.status_code == 429):
-        raise DeliveryFailed(f"pipeline endpoint answered {response.status_code}")
+    if not ok and (status >= 500 or status == 429):
+        raise DeliveryFailed(f"the pipeline endpoint answered HTTP {status}")
     event.refresh_from_db()
     return event

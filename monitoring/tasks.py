@@ -1,10 +1,17 @@
 """Celery tasks: thin, take ids, safe to run twice."""
 
-from celery import shared_task
+import logging
+import random
+from collections.abc import Callable
+
+from celery import Task, shared_task
+from django.conf import settings
 from django.db import transaction
 
 from . import jobs, services
 from .models import DriftRun, InferenceBatch
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, ignore_result=True, acks_late=True, soft_time_limit=300, time_limit=360)
@@ -56,26 +63,48 @@ def alert_notify(self, alert_id: int) -> None:  # noqa: ANN001
         notification_send.delay(notification_id)
 
 
-# Deliveries to someone else's endpoint: retried with jittered backoff while it fails, acked late
-# so a worker lost mid-delivery leaves the message for another (the sends are idempotent).
-DELIVERY_TASK = {
-    "bind": True,
-    "ignore_result": True,
-    "acks_late": True,
-    "autoretry_for": (jobs.DeliveryFailed,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "soft_time_limit": 60,
-    "time_limit": 90,
-}
+# Deliveries to someone else's endpoint: acked late so a worker lost mid-delivery leaves the message
+# for another (the sends are idempotent). Each call is bounded by MONITORING_WEBHOOK_TIMEOUT (jobs.
+# _post_within); a failed one is retried with a growing, jittered delay read from settings (Celery's
+# autoretry reads its backoff once, at import), up to a maximum, and the page shows each attempt.
+DELIVERY_TASK = {"bind": True, "ignore_result": True, "acks_late": True, "soft_time_limit": 60, "time_limit": 90}
+NOTIFICATION_MAX_RETRIES = 5
+RETRAIN_MAX_RETRIES = 3  # a pipeline run is costly: give up sooner
 
 
-@shared_task(**DELIVERY_TASK, max_retries=5)
+def _retry_delivery(task: Task, exc: Exception, *, max_retries: int, explain: Callable[[str], None]) -> None:
+    retries = task.request.retries
+    if retries >= max_retries:
+        explain(f"gave up after {retries + 1} attempts")
+        logger.warning("%s gave up after %s attempts: %s", task.name, retries + 1, exc)
+        return
+    ceiling = min(settings.MONITORING_DELIVERY_RETRY_BACKOFF * 2**retries, settings.MONITORING_DELIVERY_RETRY_MAX_DELAY)
+    countdown = round(ceiling / 2 + random.uniform(0, ceiling / 2), 1)  # grows, yet never in lockstep
+    explain(f"next attempt in {countdown:g} s")
+    raise task.retry(exc=exc, countdown=countdown, max_retries=max_retries)
+
+
+@shared_task(**DELIVERY_TASK)
 def notification_send(self, notification_id: int) -> None:  # noqa: ANN001
-    jobs.notification_send(notification_id=notification_id)
+    try:
+        jobs.notification_send(notification_id=notification_id)
+    except jobs.DeliveryFailed as exc:
+        _retry_delivery(
+            self,
+            exc,
+            max_retries=NOTIFICATION_MAX_RETRIES,
+            explain=lambda note: jobs.delivery_failure_explained(notification_id=notification_id, what_next=note),
+        )
 
 
-@shared_task(**DELIVERY_TASK, max_retries=3)  # a pipeline run is costly: give up sooner
+@shared_task(**DELIVERY_TASK)
 def retrain_send(self, event_id: int) -> None:  # noqa: ANN001
-    jobs.retrain_send(event_id=event_id)
+    try:
+        jobs.retrain_send(event_id=event_id)
+    except jobs.DeliveryFailed as exc:
+        _retry_delivery(
+            self,
+            exc,
+            max_retries=RETRAIN_MAX_RETRIES,
+            explain=lambda note: jobs.delivery_failure_explained(retrain_event_id=event_id, what_next=note),
+        )
