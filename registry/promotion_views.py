@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import Group
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,7 +25,8 @@ from .errors import PermissionDenied, PortalError
 from .gate_checks import CheckStatus, MetricDirection
 from .gate_checks import check_rows as gate_check_rows
 from .live import wants_json
-from .models import RegisteredModel
+from .mirror_selectors import registered_models_visible_to
+from .models import ModelVersion, RegisteredModel
 from .promotion_models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
 from .roles import is_admin
 from .selectors import projects_visible_to
@@ -39,6 +40,29 @@ def _visible_models(user) -> list[RegisteredModel]:  # noqa: ANN001
         .prefetch_related("versions")
         .order_by("name")
     )
+
+
+def _picker_models(user) -> list[RegisteredModel]:  # noqa: ANN001
+    """The models the request form offers: live ones the user may see (access predicates), each with
+    its live versions (newest first) and, as `governed`, the aliases its policy lets the gate move
+    (the model's own policy, else the default one, as policy_for decides). Three queries."""
+    live_versions = ModelVersion.objects.filter(deleted_at__isnull=True).order_by("-version")
+    models = list(
+        registered_models_visible_to(user=user)
+        .filter(deleted_at__isnull=True)
+        .prefetch_related(Prefetch("versions", queryset=live_versions))
+        .order_by("name")
+    )
+    policies = {
+        policy.registered_model_id: policy
+        for policy in PromotionPolicy.objects.filter(
+            Q(registered_model__isnull=True) | Q(registered_model__in=[m.pk for m in models])
+        )
+    }
+    default = policies.get(None) or PromotionPolicy()
+    for model in models:
+        model.governed = (policies.get(model.pk) or default).governed_aliases
+    return models
 
 
 @login_required
@@ -285,10 +309,26 @@ def promotion_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Promotion requested; reviewers have been notified.")
             return redirect(promotion)
+    models = _picker_models(request.user)
+    chosen = next((m for m in models if m.name == values["model"]), None)
     return render(
         request,
         "registry/promotions/form.html",
-        {"values": values, "error": error, "models": _visible_models(request.user)},
+        {
+            "values": values,
+            "error": error,
+            "models": models,
+            "chosen": chosen,
+            # Without a chosen model every model's versions are offered, grouped by model; with one,
+            # its own (the picker script narrows the list the same way when the model changes).
+            "version_groups": [chosen] if chosen else models,
+            # Every governed alias is rendered, those the chosen model's policy does not govern hidden,
+            # so the picker script can offer them again when another model is chosen.
+            "aliases": [
+                (alias, chosen is None or alias in chosen.governed)
+                for alias in sorted({a for m in models for a in m.governed})
+            ],
+        },
         status=error.status_code if error else 200,
     )
 
