@@ -15,8 +15,7 @@
     answer.className = "alerts-answer message " + (ok ? "message-success" : "message-error");
   }
 
-  function swapRows(rows) {
-    const x = window.scrollX, y = window.scrollY;
+  function swapRows(rows, x, y) {
     let first = null;
     Object.keys(rows).forEach(function (id) {
       const old = document.querySelector('tr[data-alert-id="' + id + '"]');
@@ -35,6 +34,7 @@
   }
 
   async function send(form, submitter) {
+    const x = window.scrollX, y = window.scrollY;  // where the person was when they acted
     const body = new FormData(form);
     if (submitter && submitter.name) body.append(submitter.name, submitter.value);
     const buttons = form.querySelectorAll("button");
@@ -54,7 +54,7 @@
         return;
       }
       say(data.message, true);
-      swapRows(data.rows || {});
+      swapRows(data.rows || {}, x, y);
     } catch (error) {
       say("Could not reach the portal; nothing was changed. Try again.", false);
     } finally {

@@ -302,3 +302,40 @@ def test_a_refused_bulk_action_leaves_every_alert_and_says_why(engineer, drifted
             actor=engineer, alert_ids=ids, action="mute", until=datetime.now(UTC) - timedelta(hours=1)
         )
     assert set(Alert.objects.values_list("status", flat=True)) == {Alert.Status.OPEN}
+
+
+def test_the_migration_names_old_per_feature_alerts_on_their_windows_alert_and_leaves_them_as_history(monitor):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("monitoring.migrations.0005_alert_drifted_features")
+    old = {}
+    for feature in ("segment", "feature_a"):
+        old[feature] = Alert.objects.create(
+            monitor=monitor,
+            kind=Alert.Kind.FEATURE_DRIFT,
+            feature=feature,
+            window_start=DAY,
+            dedupe_key=f"{monitor.pk}:feature_drift:{feature}:{DAY.isoformat()}:",
+            title=f"{feature} drifted",
+            status=Alert.Status.ACKNOWLEDGED if feature == "segment" else Alert.Status.OPEN,
+        )
+    window = Alert.objects.create(
+        monitor=monitor, kind=Alert.Kind.WINDOW_DRIFT, window_start=DAY, dedupe_key="w", title="Window drifted"
+    )
+    other_day = Alert.objects.create(
+        monitor=monitor,
+        kind=Alert.Kind.WINDOW_DRIFT,
+        window_start=DAY + timedelta(days=1),
+        dedupe_key="w2",
+        title="Another window",
+    )
+    migration.window_alerts_name_their_features(apps, None)
+    window.refresh_from_db()
+    other_day.refresh_from_db()
+    assert window.drifted_features == ["feature_a", "segment"] and other_day.drifted_features == []
+    assert {a.feature: a.status for a in Alert.objects.filter(kind=Alert.Kind.FEATURE_DRIFT)} == {
+        "segment": Alert.Status.ACKNOWLEDGED,
+        "feature_a": Alert.Status.OPEN,
+    }
