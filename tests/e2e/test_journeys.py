@@ -148,6 +148,23 @@ def test_a_reviewer_approves_the_pending_request_and_mlflow_moves_the_alias(visi
     expect(form_page.locator("#gate-state")).to_have_text("Pending")
 
 
+# The monitor's views: "about two screens" at 1280 x 800 each (issue 16: the one page was ~6,200 px).
+MONITOR_VIEWS = ("", "drift/", "schema/", "alerts/", "jobs/")
+TWO_SCREENS_PX = 1700
+SHORT_DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def _page_height(page) -> int:
+    return page.evaluate("() => document.documentElement.scrollHeight")
+
+
+def _sideways(page) -> dict:
+    return page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})"
+    )
+
+
 def test_an_engineer_drills_into_drift_acknowledges_reads_the_schema_diff_and_retrains(visit, stack):
     engineer = visit("engineer")
     engineer.log_in("engineer")
@@ -156,52 +173,103 @@ def test_an_engineer_drills_into_drift_acknowledges_reads_the_schema_diff_and_re
     engineer.check("monitors")
 
     page.get_by_role("link", name="Churn model in production").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Churn model in production")
+    monitor_url = page.url.split("?")[0]
+    tabs = page.get_by_role("navigation", name="Monitor views")
+    expect(tabs.locator('[aria-current="page"]')).to_have_text("Overview")
+    expect(page.locator('[data-figure="fig-volume"] svg.main-svg').first).to_be_visible()
+    engineer.check("monitor")
+
+    # Each view has its URL and a tab; the tabs are links, so the keyboard moves between them too.
+    tabs.get_by_role("link", name="Drift").click()
+    page.wait_for_url(monitor_url + "drift/")
+    expect(tabs.locator('[aria-current="page"]')).to_have_text("Drift")
     heatmap = page.locator('[data-figure="fig-heatmap"]')
     expect(heatmap.locator("svg.main-svg").first).to_be_visible()
-    engineer.check("monitor")
-    monitor_url = page.url.split("?")[0]
+    expect(page.locator('[data-figure="fig-timeline"] svg.main-svg').first).to_be_visible()
+    engineer.check("drift")
+    tabs.locator('a[data-tab="schema"]').focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(monitor_url + "schema/")
+    expect(tabs.locator('[aria-current="page"]')).to_contain_text("Schema")
+    page.go_back()
+    page.wait_for_url(monitor_url + "drift/")
 
-    # Click the most drifted cell of the latest window, where Plotly drew it.
-    cell = page.evaluate(
-        """() => {
-          const el = document.querySelector('[data-figure="fig-heatmap"]');
-          const trace = el._fullData[0], xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis;
-          let best = null;
-          trace.z.forEach((row, i) => row.forEach((z, j) => {
-            if (trace.text[i][j] === 'drifted' && (!best || j > best.j || (j === best.j && z > best.z)))
-              best = {i, j, z};
-          }));
-          const box = el.getBoundingClientRect();
-          return {feature: trace.y[best.i], window: trace.x[best.j],
-                  x: box.left + xa._offset + xa.d2p(trace.x[best.j]),
-                  y: box.top + ya._offset + ya.d2p(trace.y[best.i])};
-        }"""
-    )
-    heatmap.scroll_into_view_if_needed()
-    page.mouse.click(cell["x"], cell["y"])
+    # Drill into the latest window's most drifted input from its results table.
+    results = page.locator("#drill")
+    drifted_row = results.locator("tbody tr", has=page.locator(".badge-bad", has_text="yes")).first
+    feature = drifted_row.locator("td a").first.inner_text()
+    drifted_row.locator("td a").first.click()
     page.wait_for_url(re.compile(r"[?&]feature="))
-    feature = cell["feature"]
-    query = parse_qs(urlparse(page.url).query)
-    assert query["feature"] == [feature], page.url
+    assert parse_qs(urlparse(page.url).query)["feature"] == [feature], page.url
+    assert urlparse(page.url).path == urlparse(monitor_url).path + "drift/", "the drill stays in the drift view"
     expect(page.get_by_role("heading", name=f"{feature}: reference vs window")).to_be_visible()
     expect(page.locator('[data-figure="fig-overlay"] svg.main-svg').first).to_be_visible()
-    expect(page.locator('[data-figure="fig-timeline"] svg.main-svg').first).to_be_visible()
     selected = page.locator("tr.row-selected")
     expect(selected).to_contain_text(feature)
     expect(selected).to_contain_text("yes")
     engineer.check("drilldown")
 
-    alerts = page.locator("section", has=page.get_by_role("heading", name="Alerts", exact=True))
-    alert_row = alerts.locator("tr", has=page.get_by_role("button", name="Acknowledge")).first
-    alert_title = alert_row.locator("td").nth(1).locator("a").inner_text()
-    alert_row.get_by_role("button", name="Acknowledge").click()
-    page.wait_for_load_state()
-    acknowledged = page.locator("section", has=page.get_by_role("heading", name="Alerts", exact=True)).locator(
-        "tr", has_text=alert_title
-    )
-    expect(acknowledged.first).to_contain_text("Acknowledged")
+    # Every view holds about two screens at 1280 x 800, and none scrolls sideways on a phone.
+    heights = {}
+    page.set_viewport_size(SHORT_DESKTOP)
+    phone = engineer.phone
+    for view in MONITOR_VIEWS:
+        page.goto(monitor_url + view)
+        page.wait_for_load_state("load")
+        heights[view or "overview"] = _page_height(page)
+        phone.goto(monitor_url + view)
+        phone.wait_for_load_state("load")
+        width = _sideways(phone)
+        assert width["scroll"] <= width["client"], (view, width)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    print(f"\nmonitor view heights at 1280 x 800 (px): {heights}")
+    assert max(heights.values()) <= TWO_SCREENS_PX, heights
+
+    # One alert per drifted window, naming its features; acknowledged in place, without navigating.
+    page.goto(monitor_url + "alerts/")
+    alerts = page.locator("table.alerts-table")
+    window_row = alerts.locator("tbody tr", has=page.locator(".feature-chips")).first
+    expect(window_row.locator(".feature-chips li").first).to_be_visible()
+    engineer.check("alerts")
+    row = alerts.locator('tbody tr[data-alert-status="open"]').last
+    row_id = row.get_attribute("id")
+    row.scroll_into_view_if_needed()
+    page.evaluate("() => { window.scrollBy(0, 40); window.notReloaded = true; }")
+    scrolled = page.evaluate("() => window.scrollY")
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    page.locator(f"#{row_id}").get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(f"#{row_id}")).to_have_attribute("data-alert-status", "acknowledged")
+    expect(page.locator(f"#{row_id}")).to_contain_text("Acknowledged")
+    expect(page.locator("#alerts-answer")).to_contain_text("acknowledged")
+    assert questions and questions[0].startswith("Acknowledge “"), questions
+    assert page.evaluate("() => window.notReloaded") is True, "the page was not reloaded"
+    assert page.evaluate("() => window.scrollY") == scrolled, "the scroll position is kept"
+    assert monitor_url + "alerts/" == page.url
     engineer.check("acknowledged", screenshot=False)
 
+    # A bulk action on /alerts/: tick two open alerts, acknowledge both at once, in place.
+    engineer.goto("/alerts/?status=open", "alert-list")
+    page.evaluate("() => { window.notReloaded = true; }")
+    open_rows = page.locator('table.alerts-table tbody tr[data-alert-status="open"]')
+    ids = [open_rows.nth(i).get_attribute("data-alert-id") for i in range(2)]
+    for alert_id in ids:
+        page.locator(f"#pick-{alert_id}").check()
+    expect(page.locator("[data-bulk-count]")).to_have_text("2 ticked:")
+    page.locator("form[data-alert-bulk]").get_by_role("button", name="Acknowledge").click()
+    expect(page.locator("#alerts-answer")).to_have_text("2 alerts acknowledged.")
+    for alert_id in ids:
+        expect(page.locator(f"#alert-{alert_id}")).to_have_attribute("data-alert-status", "acknowledged")
+    assert questions[-1].startswith("Acknowledge 2 alerts?"), questions
+    assert page.evaluate("() => window.notReloaded") is True
+    phone.goto(page.url)
+    phone.wait_for_load_state("load")
+    width = _sideways(phone)
+    assert width["scroll"] <= width["client"], ("/alerts/", width)
+    engineer.check("alert-list-acknowledged", screenshot=False)
+
+    page.goto(monitor_url + "schema/")
     schema = page.locator("section", has=page.get_by_role("heading", name="Schema mismatches"))
     diff = schema.locator(".schema-diff").first
     expect(diff.get_by_role("columnheader", name="Expected")).to_be_visible()
@@ -224,7 +292,7 @@ def test_an_engineer_drills_into_drift_acknowledges_reads_the_schema_diff_and_re
     activity = page.locator("#monitor-activity")
     expect(activity.locator("[data-retrain-status]")).to_have_text("sent")
     expect(activity).to_contain_text("HTTP 202")
-    page.reload()
+    page.goto(monitor_url + "jobs/")
     retraining = page.locator("section", has=page.get_by_role("heading", name="Retraining"))
     expect(retraining.locator("li").first).to_contain_text("HTTP 202")
     assert len(stack.pipeline_calls) == calls_before + 1
