@@ -706,7 +706,8 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             409: _error_answer("An alert does not allow the action now (acknowledge: not open). Nothing changed."),
         },
     )
-    @action(detail=False, methods=["post"])
+    # JSON only: a form or multipart body cannot carry the list of ids faithfully.
+    @action(detail=False, methods=["post"], parser_classes=[StrictJSONParser])
     def bulk(self, request: Request) -> Response:
         """Acknowledge, resolve or mute many alerts at once: all of them, or, when any is refused, none."""
         data = AlertBulkIn(data=request.data)

@@ -181,7 +181,7 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "runs": runs,
             "figures": figures,
             "reference": services.reference_current(monitor),
-            "top_alerts": selectors.alerts_of(monitor=monitor)[:3],
+            "top_alerts": selectors.alerts_of(monitor=monitor).filter(status=Alert.Status.OPEN)[:3],
         },
     )
 

@@ -21,7 +21,7 @@ def test_the_monitor_page_never_shows_a_saved_auth_header_and_saving_again_keeps
     client.force_login(engineer)
     _set_trigger_on_page(client, monitor, auth_header=HEADER)
 
-    page = client.get(monitor.get_absolute_url()).content.decode()
+    page = client.get(monitor.get_absolute_url() + "jobs/").content.decode()
     _set_trigger_on_page(client, monitor, cooldown_hours="12")  # the header field comes back empty
 
     assert HEADER not in page and "pipeline-key" not in page
@@ -35,7 +35,7 @@ def test_the_saved_auth_header_is_removed_only_when_asked(client, engineer, moni
     _set_trigger_on_page(client, monitor, auth_header=HEADER)
     _set_trigger_on_page(client, monitor, remove_auth_header="on")
     assert RetrainTrigger.objects.get(monitor=monitor).auth_header == ""
-    assert "Remove the saved auth header" not in client.get(monitor.get_absolute_url()).content.decode()
+    assert "Remove the saved auth header" not in client.get(monitor.get_absolute_url() + "jobs/").content.decode()
 
 
 def test_the_api_takes_an_auth_header_and_answers_only_whether_one_is_set(client, engineer, monitor):
@@ -58,7 +58,7 @@ def test_webhook_secrets_are_never_shown_back(client, engineer, portal_admin, mo
         f"/monitors/{monitor.pk}/channels/", {"kind": "webhook", "target": "https://hooks.example/a", "secret": SECRET}
     )
     listed = client.get(f"/api/v1/monitors/{monitor.pk}/channels/")
-    page = client.get(monitor.get_absolute_url()).content.decode()
+    page = client.get(monitor.get_absolute_url() + "jobs/").content.decode()
     client.force_login(portal_admin)
     admin_page = client.get(f"/admin/monitoring/monitor/{monitor.pk}/change/").content.decode()
 
