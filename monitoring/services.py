@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import secrets
 from dataclasses import dataclass
@@ -11,8 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
@@ -453,33 +450,11 @@ def batch_frame(batch: InferenceBatch) -> pd.DataFrame:
 
 
 def batch_columns(batch: InferenceBatch, names: list[str]) -> pd.DataFrame:
-    """The named columns of a stored batch (those it has), read as batch_frame reads them: Parquet
-    and CSV read only these columns; JSON, which has no columns to skip, is read whole."""
-    from .ingest import read_stored
+    """The named columns of a stored batch (those it has), read as batch_frame reads them."""
+    from .ingest import read_stored_columns
 
     with monitoring_storage().open(batch.file_name, "rb") as handle:
-        body = handle.read()
-    if batch.format == "parquet":
-        parquet = pq.ParquetFile(
-            pa.BufferReader(body), thrift_string_size_limit=max(len(body), 1), thrift_container_size_limit=1_000_000
-        )
-        schema = parquet.schema_arrow
-        present = [name for name in names if name in schema.names]
-        table = parquet.read(columns=present)
-        del parquet, body
-        plain = {pa.binary(): pa.string(), pa.large_binary(): pa.large_string()}
-        if any(field.type in plain for field in table.schema):
-            table = table.cast(pa.schema([f.with_type(plain.get(f.type, f.type)) for f in table.schema]))
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
-    elif batch.format == "csv":
-        wanted = set(names)
-        buffer = io.BytesIO(body)
-        buffer.seek(3 if body.startswith(b"\xef\xbb\xbf") else 0)
-        frame = pd.read_csv(buffer, encoding="utf-8", index_col=False, usecols=lambda column: column in wanted)
-    else:
-        frame = read_stored(body, batch.format)
-    frame.columns = [str(c) for c in frame.columns]
-    return frame[[name for name in names if name in frame]]
+        return read_stored_columns(handle, batch.format, names)
 
 
 def batch_bin(*, batch_id: int) -> InferenceBatch:

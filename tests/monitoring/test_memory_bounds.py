@@ -102,3 +102,21 @@ def test_profiling_a_near_cap_reference_goes_column_by_column(monitor, monkeypat
     added = peak - parsed_at[0]
     # One float64 copy of a 2 M-row feature at a time (16 MB, 15.4 traced in all); it was 46 MB.
     assert added < 20 * MB, f"{added / MB:.0f} MB traced over the parsed frame"
+
+
+@pytest.mark.django_db
+def test_one_column_of_a_stored_json_batch_is_read_without_holding_the_others(monitor):
+    """JSON has no columns to skip: every record is walked, but only the wanted column's values are
+    kept. Reading the whole batch, as the exact check and the label metric did, kept all three."""
+    frame = reference_frame(200_000, seed=7)
+    body = frame.to_json(orient="records").encode()
+    batch = services.batch_ingest(monitor=monitor, body=body, fmt="json", received_at=DAY).batch
+    del frame, body
+
+    whole, whole_peak = traced_peak(services.batch_frame, batch)
+    column, column_peak = traced_peak(services.batch_columns, batch, ["feature_a"])
+
+    pd.testing.assert_frame_equal(column, whole[["feature_a"]])
+    # The decoded text is common to both; on top of it the whole read kept three columns of Python
+    # objects (a string each for the segment), the column read one.
+    assert column_peak < 0.7 * whole_peak, f"{column_peak / MB:.0f} MB against {whole_peak / MB:.0f} MB"
