@@ -141,6 +141,7 @@ STATE_DEPENDENT_400 = {
     r"^/api/v1/monitors/\{id\}/reference-from-mlflow/$": "the artifact must exist in the run",
     r"^/api/v1/promotions/$": "version is required unless rollback is true; the model must exist",
     r"^/api/v1/alerts/\{id\}/mute/$": "until must be in the future and at most a year ahead",
+    r"^/api/v1/alerts/bulk/$": "mute needs until, in the future and at most a year ahead",
     # The schema states the option names' pattern (propertyNames); the generator does not honour
     # propertyNames and sends names like "cé?`9\x1a", which the API refuses as it says it will.
     r"^/api/v1/monitors/\{id\}/retrain-trigger/$": "option names are a letter, then letters, digits or _",
