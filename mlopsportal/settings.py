@@ -269,6 +269,9 @@ CELERY_TASK_IGNORE_RESULT = True  # task outcomes are recorded in our own models
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# How long the worker's main process waits for a dead pool process's last words before it declares
+# the worker lost (and a drift job is sent again): Celery's default; tests of lost workers shorten it.
+CELERY_WORKER_LOST_WAIT = env.float("CELERY_WORKER_LOST_WAIT", default=10.0)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 # Redis re-delivers an unacknowledged task after the visibility timeout: keep it well above the
@@ -281,6 +284,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (jittered), capped; each call itself is bounded by PORTAL_MONITORING_WEBHOOK_TIMEOUT.
 MONITORING_DELIVERY_RETRY_BACKOFF = env.float("PORTAL_MONITORING_DELIVERY_RETRY_BACKOFF", default=2.0)
 MONITORING_DELIVERY_RETRY_MAX_DELAY = env.float("PORTAL_MONITORING_DELIVERY_RETRY_MAX_DELAY", default=300.0)
+# A drift job whose worker process died (killed, out of memory) is sent again after this many seconds;
+# a window not finished after this many attempts is stopped as failed instead of retried for ever.
+DRIFT_RUN_LOST_WORKER_RETRY_DELAY = env.float("PORTAL_DRIFT_RUN_LOST_WORKER_RETRY_DELAY", default=10.0)
+DRIFT_RUN_MAX_ATTEMPTS = env.int("PORTAL_DRIFT_RUN_MAX_ATTEMPTS", default=3)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

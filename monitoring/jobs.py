@@ -99,22 +99,40 @@ def drift_run_prepare(*, monitor: Monitor, window_start: datetime, trigger: str)
             run.status == DriftRun.Status.RUNNING and run.claimed_at and run.claimed_at < timezone.now() - STALE_AFTER
         )
         if not created and (run.status in (DriftRun.Status.DONE, DriftRun.Status.FAILED) or stale):
-            # A row-count window still filling up ends later on each run.
+            # A row-count window still filling up ends later on each run. Queued again, the window
+            # gets its attempts afresh (a run stopped after DRIFT_RUN_MAX_ATTEMPTS can be run again).
             run.status, run.trigger, run.error, run.window_end = DriftRun.Status.QUEUED, trigger, "", end
-            run.save(update_fields=["status", "trigger", "error", "window_end"])
+            run.attempts = 0
+            run.save(update_fields=["status", "trigger", "error", "window_end", "attempts"])
     return run
 
 
-def drift_run_claim(*, run_id: int) -> bool:
-    """Takes a queued run, or one a dead worker left running; False when someone else holds it."""
+def drift_run_claim(*, run_id: int, after_lost_worker: bool = False) -> bool:
+    """Takes a queued run, or one a dead worker left running; False when someone else holds it, or
+    when the run has used up its attempts. `after_lost_worker`: this delivery is Celery's retry of one
+    whose worker process died while computing (killed, out of memory), so the run's "running" claim
+    is that dead delivery's and is taken over at once, not after STALE_AFTER.
+
+    Each claim is an attempt. A window whose job takes its worker down every time (a batch that
+    exhausts memory, say) would otherwise be retried for ever: once DRIFT_RUN_MAX_ATTEMPTS attempts
+    have not finished it, the next delivery stops it as failed, with the reason, instead of running it."""
     now = timezone.now()
-    claimable = Q(status=DriftRun.Status.QUEUED) | Q(status=DriftRun.Status.RUNNING, claimed_at__lt=now - STALE_AFTER)
-    return (
-        DriftRun.objects.filter(claimable, pk=run_id).update(
-            status=DriftRun.Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1
-        )
-        == 1
+    left_running = Q(status=DriftRun.Status.RUNNING)
+    if not after_lost_worker:
+        left_running &= Q(claimed_at__lt=now - STALE_AFTER)
+    claimable = DriftRun.objects.filter(Q(status=DriftRun.Status.QUEUED) | left_running, pk=run_id)
+    limit = settings.DRIFT_RUN_MAX_ATTEMPTS
+    if claimable.filter(attempts__lt=limit).update(
+        status=DriftRun.Status.RUNNING, claimed_at=now, attempts=F("attempts") + 1
+    ):
+        return True
+    claimable.filter(attempts__gte=limit).update(
+        status=DriftRun.Status.FAILED,
+        finished_at=now,
+        error=f"Stopped after {limit} attempts: the worker computing this window was lost each time (killed, "
+        "or out of memory?). Nothing of those attempts was kept. Run it again once the cause is found.",
     )
+    return False
 
 
 def _thresholds(monitor: Monitor, kind: str) -> tuple[str | None, float | None]:

@@ -25,10 +25,25 @@ def batch_bin(self, batch_id: int) -> None:  # noqa: ANN001 - Celery binds the t
         raise
 
 
-@shared_task(bind=True, ignore_result=True, acks_late=True, soft_time_limit=540, time_limit=600)
+# A worker process that dies mid-job (SIGKILL, the OOM killer) makes Celery's main process send the
+# job again, as a retry, after a short delay (retry_on_worker_lost; without it the message would be
+# requeued as the same delivery, indistinguishable from a duplicate while the dead claim looks live).
+# The retry takes over the dead claim at once; drift_run_claim stops a window after
+# DRIFT_RUN_MAX_ATTEMPTS, so Celery's own retry count is left unbounded.
+@shared_task(
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    retry_on_worker_lost=True,
+    default_retry_delay=settings.DRIFT_RUN_LOST_WORKER_RETRY_DELAY,
+    max_retries=None,
+    soft_time_limit=540,
+    time_limit=600,
+)
 def drift_run_execute(self, drift_run_id: int) -> None:  # noqa: ANN001
-    if not jobs.drift_run_claim(run_id=drift_run_id):
-        return  # another delivery holds it, or it is done
+    # Retries of this task come only from a lost worker: it never calls self.retry().
+    if not jobs.drift_run_claim(run_id=drift_run_id, after_lost_worker=self.request.retries > 0):
+        return  # another delivery holds it, it is done, or it used up its attempts
     try:
         jobs.drift_run_compute(run_id=drift_run_id)
     except Exception as exc:
