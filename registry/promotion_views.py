@@ -456,4 +456,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="audit-{timezone.now():%Y%m%d-%H%M%S}.csv"'
         return response
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "registry/promotions/audit_log.html", {"page": page, "filters": filters})
+    # The model filter picks from the models the user may see (deleted ones too: their history stays).
+    model_names = list(registered_models_visible_to(user=request.user).order_by("name").values_list("name", flat=True))
+    return render(
+        request,
+        "registry/promotions/audit_log.html",
+        {"page": page, "filters": filters, "model_names": model_names},
+    )

@@ -112,3 +112,11 @@ def test_aliases_another_visible_model_governs_are_rendered_hidden_for_the_picke
     body = client.get("/promotions/new/?model=churn-classifier").content.decode()
     assert _options(body, "f-alias") == ["champion", "production", "shadow"]
     assert '<option value="production" hidden disabled>@production</option>' in body
+
+
+def test_the_audit_logs_model_filter_picks_from_the_models_the_user_may_see(client, reviewer, models):
+    client.force_login(reviewer)
+    body = client.get("/audit/?model=churn-classifier").content.decode()
+    assert _options(body, "a-model") == ["churn-classifier"]
+    assert '<option value="churn-classifier" selected>' in body
+    assert "secret-model" not in body
