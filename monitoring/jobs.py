@@ -529,7 +529,8 @@ def _post_within(url: str, *, body: bytes, headers: dict[str, str], keep_answer:
                         break
                     if time.monotonic() > deadline:
                         raise DeliveryFailed(
-                            f"HTTP {response.status_code}, but the answer was not in within the {timeout:g} s timeout"
+                            f"HTTP {response.status_code}, but its answer was still arriving "
+                            f"at the {timeout:g} s timeout"
                         )
             return response.status_code, answer.decode("utf-8", "replace")
     except requests.Timeout as exc:

@@ -136,7 +136,8 @@ class Delivery:
 class HangingEndpoint:
     """An HTTP endpoint (a webhook receiver, a pipeline API) that reads each request and then, in
     "hang" mode, sends nothing until the caller closes the connection or the endpoint is stopped;
-    in "ok" mode it answers 200 with a small JSON body. Every delivery is recorded."""
+    in "trickle" mode answers 200 and then its body one byte every 0.2 s, as long as the caller
+    reads; in "ok" mode answers 200 with a small JSON body. Every delivery is recorded."""
 
     port: int = field(default_factory=free_port)
     mode: str = "hang"
@@ -162,6 +163,23 @@ class HangingEndpoint:
                             break
                     endpoint.deliveries.append(
                         Delivery(self.path, answered=False, caller_hung_up=hung_up, held=time.monotonic() - since)
+                    )
+                    return
+                if endpoint.mode == "trickle":
+                    since = time.monotonic()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    try:
+                        while not endpoint.stopping.is_set():
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    except OSError:  # the caller hung up
+                        pass
+                    endpoint.deliveries.append(
+                        Delivery(self.path, answered=False, caller_hung_up=True, held=time.monotonic() - since)
                     )
                     return
                 body = json.dumps({"run_id": f"run-{len(endpoint.deliveries) + 1}", "state": "PENDING"}).encode()

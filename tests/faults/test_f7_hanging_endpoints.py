@@ -81,3 +81,39 @@ def test_f7_hanging_webhook_and_pipeline_calls_time_out_retry_with_backoff_and_s
             "every hung call ended by the portal hanging up": all(d.caller_hung_up for d in hung_calls),
         },
     )
+
+
+def test_f7_a_pipeline_that_trickles_its_answer_is_given_up_at_the_timeout_too(
+    request, celery_worker, monitor, engineer, settings
+):
+    """requests' timeout bounds each wait for a byte; an answer sent a byte every 0.2 s never trips
+    it. The portal bounds the whole call instead."""
+    settings.MONITORING_WEBHOOK_TIMEOUT = TIMEOUT
+    settings.MONITORING_DELIVERY_RETRY_BACKOFF = 1.0
+    settings.MONITORING_DELIVERY_RETRY_MAX_DELAY = 4.0
+    with hanging_endpoint() as pipeline:
+        pipeline.mode = "trickle"
+        RetrainTrigger.objects.create(monitor=monitor, url=f"{pipeline.url}/apis/v2beta1/runs", cooldown_hours=24)
+        event = jobs.retrain_request(monitor=monitor, run=None, reason=RetrainEvent.Reason.MANUAL, actor=engineer)
+        wait_for(
+            lambda: "gave up" in RetrainEvent.objects.get(pk=event.pk).response_body,
+            seconds=90,
+            message="the retrain request given up",
+        )
+        wait_for(lambda: len(pipeline.deliveries) == RETRAIN_MAX_RETRIES + 1, seconds=10, message="every call ended")
+        calls = list(pipeline.deliveries)
+
+    given_up = RetrainEvent.objects.get(pk=event.pk)
+    assert given_up.status == RetrainEvent.Status.FAILED and given_up.attempts == RETRAIN_MAX_RETRIES + 1
+    assert f"HTTP 200, but its answer was still arriving at the {TIMEOUT:g} s timeout" in given_up.response_body
+    assert len(calls) == RETRAIN_MAX_RETRIES + 1
+    observed(
+        request,
+        "F7: a pipeline endpoint that trickles its answer (a byte every 0.2 s)",
+        {
+            "timeout": f"{TIMEOUT:g} s",
+            "calls, each cut by the portal": len(calls),
+            "longest call (endpoint's clock)": f"{max(c.held for c in calls):.2f} s",
+            "shown": given_up.response_body[-90:],
+        },
+    )
