@@ -299,9 +299,12 @@ def distribution_overlay(
         assert isinstance(current, NumericHistogram)
         lower, upper, ref, cur = _numeric_bins(profile, current, max_bars)
         widths = upper - lower
-        # A bin of zero width (a constant reference) still needs a visible bar.
-        positive = widths[widths > 0]
-        widths = np.where(widths > 0, widths, positive.min() if positive.size else 1.0)
+        # A point mass (a constant reference, or a bin between two equal edges) has no width: it is
+        # drawn 1 % of the axis wide, its height its share over that width, so its area stays its share.
+        span = float(upper[-1] - lower[0])
+        tolerance = 1e-9 * max(1.0, float(np.abs(lower).max()))
+        point = span / 100 if span > tolerance else 1.0
+        widths = np.where(widths > max(span * 1e-6, tolerance), widths, point)
         x: list[Any] = ((lower + upper) / 2).round(10).tolist()
         ref_share, cur_share = ref / max(ref.sum(), 1.0), cur / max(cur.sum(), 1.0)
         ref_y, cur_y = (ref_share / widths).tolist(), (cur_share / widths).tolist()

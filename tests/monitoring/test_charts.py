@@ -159,3 +159,13 @@ def test_no_monitoring_figure_has_a_title_of_its_own_the_card_has_it(heatmap, nu
         "drift-timeline",
         "volume",
     ]
+
+
+def test_a_constant_reference_is_drawn_as_a_visible_bar_whose_area_is_its_share():
+    profile = profiles.profile_numeric(np.full(200, 3.0))
+    figure = charts.distribution_overlay("c", profile, profiles.bin_numeric(profile, np.array([1.0, 3.0, 5.0, 5.0])))
+    reference, window = figure["data"]
+    widths = np.array(reference["width"])
+    assert (widths > 0.01).all() and np.isfinite(reference["y"]).all()
+    assert float(np.sum(np.array(reference["y"]) * widths)) == pytest.approx(1.0)
+    assert float(np.sum(np.array(window["y"]) * widths)) == pytest.approx(1.0)
