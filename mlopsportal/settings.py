@@ -284,6 +284,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (jittered), capped; each call itself is bounded by PORTAL_MONITORING_WEBHOOK_TIMEOUT.
 MONITORING_DELIVERY_RETRY_BACKOFF = env.float("PORTAL_MONITORING_DELIVERY_RETRY_BACKOFF", default=2.0)
 MONITORING_DELIVERY_RETRY_MAX_DELAY = env.float("PORTAL_MONITORING_DELIVERY_RETRY_MAX_DELAY", default=300.0)
+# Queued work whose task never reached a worker (the broker was down) is sent again after this long.
+MONITORING_LOST_WORK_AFTER_SECONDS = env.float("PORTAL_MONITORING_LOST_WORK_AFTER_SECONDS", default=120.0)
 # A drift job whose worker process died (killed, out of memory) is sent again after this many seconds;
 # a window not finished after this many attempts is stopped as failed instead of retried for ever.
 DRIFT_RUN_LOST_WORKER_RETRY_DELAY = env.float("PORTAL_DRIFT_RUN_LOST_WORKER_RETRY_DELAY", default=10.0)
@@ -314,6 +316,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.drift_schedule",
         "schedule": timedelta(minutes=env.int("PORTAL_MONITORING_SCHEDULE_MINUTES", default=15)),
         "options": {"expires": 600},
+    },
+    # Work recorded while the broker was down, sent once it is back (mlopsportal/dispatch.py) when
+    # it is older than PORTAL_MONITORING_LOST_WORK_AFTER_SECONDS (120).
+    "monitoring-lost-work-sweep": {
+        "task": "monitoring.tasks.lost_work_sweep",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 55},
     },
 }
 # /healthz calls a worker alive when its last heartbeat is younger than this.

@@ -9,7 +9,7 @@ import logging
 import math
 import time
 import zlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from django.db.models import F, Q, TextField, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from mlopsportal.dispatch import queue_after_commit
 from registry.audit import audit_record
 from registry.errors import PortalError
 
@@ -34,6 +35,7 @@ from .models import (
     BatchHistogram,
     DriftRun,
     FeatureDriftResult,
+    InferenceBatch,
     Monitor,
     Notification,
     NotificationChannel,
@@ -441,6 +443,63 @@ def runs_to_resume(*, now: datetime | None = None) -> list[int]:
     return list(DriftRun.objects.filter(stuck).values_list("pk", flat=True))
 
 
+# Work recorded while the broker was down never reached a worker (mlopsportal/dispatch.py). After
+# MONITORING_LOST_WORK_AFTER_SECONDS, lost_work_sweep sends it again; every task it sends is idempotent,
+# so work that was merely slow and gets sent twice costs a no-op. Older than the lookback, work was
+# done or shows as failed.
+LOST_WORK_LOOKBACK = timedelta(days=1)
+LOST_WORK_BATCH = 500  # per kind and sweep: a long outage's backlog drains over a few minutes
+
+
+@dataclass(frozen=True)
+class LostWork:
+    batches: list[int]  # received, not binned, and their monitor has a reference to bin against
+    drift_runs: list[int]  # queued, never claimed
+    alerts: list[int]  # open, the monitor has an active channel, no notification was ever created
+    notifications: list[int]  # pending, never attempted
+    retrain_events: list[int]  # pending, never attempted
+
+
+def lost_work(*, now: datetime | None = None) -> LostWork:
+    """What was recorded between LOST_WORK_LOOKBACK and MONITORING_LOST_WORK_AFTER_SECONDS ago and
+    never started."""
+    now = now or timezone.now()
+    since, until = now - LOST_WORK_LOOKBACK, now - timedelta(seconds=settings.MONITORING_LOST_WORK_AFTER_SECONDS)
+
+    def ids(queryset: Any) -> list[int]:
+        return list(queryset.order_by("pk").values_list("pk", flat=True).distinct()[:LOST_WORK_BATCH])
+
+    return LostWork(
+        batches=ids(
+            InferenceBatch.objects.filter(
+                status=InferenceBatch.Status.RECEIVED,
+                received_at__range=(since, until),
+                monitor__references__is_current=True,
+            )
+        ),
+        drift_runs=ids(
+            DriftRun.objects.filter(
+                status=DriftRun.Status.QUEUED, claimed_at__isnull=True, created_at__range=(since, until)
+            )
+        ),
+        alerts=ids(
+            Alert.objects.filter(
+                status=Alert.Status.OPEN, created_at__range=(since, until), monitor__channels__is_active=True
+            ).filter(notifications__isnull=True)
+        ),
+        notifications=ids(
+            Notification.objects.filter(
+                status=Notification.Status.PENDING, attempts=0, created_at__range=(since, until)
+            )
+        ),
+        retrain_events=ids(
+            RetrainEvent.objects.filter(
+                status=RetrainEvent.Status.PENDING, attempts=0, created_at__range=(since, until)
+            )
+        ),
+    )
+
+
 def due_windows(*, now: datetime | None = None) -> list[tuple[Monitor, datetime]]:
     """The last complete window of each active monitor that has no finished run yet."""
     now = now or timezone.now()
@@ -677,7 +736,7 @@ def retrain_request(
         _audit(monitor, actor, event)
         from .tasks import retrain_send
 
-        transaction.on_commit(lambda: retrain_send.delay(event.pk))
+        queue_after_commit(retrain_send, event.pk)
     return event
 
 

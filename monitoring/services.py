@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from mlopsportal.dispatch import queue_after_commit
 from registry import access
 from registry.errors import Conflict, PermissionDenied, PortalError, Unavailable
 from registry.mlflow_client import MlflowRestClient
@@ -428,7 +429,7 @@ def batch_ingest(
             if bin_in_background:
                 from .tasks import batch_bin
 
-                transaction.on_commit(lambda: batch_bin.delay(batch.pk))
+                queue_after_commit(batch_bin, batch.pk)
     except IntegrityError:
         # A concurrent retry with the same key won: keep its batch, drop our file.
         storage.delete(name)
@@ -543,7 +544,7 @@ def alert_raise(
         if created or reopened or escalated:
             from .tasks import alert_notify
 
-            transaction.on_commit(lambda: alert_notify.delay(alert.pk))
+            queue_after_commit(alert_notify, alert.pk)
     return alert, created
 
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import transaction
+
+from mlopsportal.dispatch import queue_after_commit
 
 from . import jobs, services
 from .models import DriftRun, InferenceBatch
@@ -56,7 +57,7 @@ def drift_run_enqueue(*, monitor_id: int, window_start: object, trigger: str) ->
 
     monitor = Monitor.objects.get(pk=monitor_id)
     run = jobs.drift_run_prepare(monitor=monitor, window_start=window_start, trigger=trigger)
-    transaction.on_commit(lambda: drift_run_execute.delay(run.pk))
+    queue_after_commit(drift_run_execute, run.pk)
     return run
 
 
@@ -123,3 +124,21 @@ def retrain_send(self, event_id: int) -> None:  # noqa: ANN001
             max_retries=RETRAIN_MAX_RETRIES,
             explain=lambda note: jobs.delivery_failure_explained(retrain_event_id=event_id, what_next=note),
         )
+
+
+@shared_task(bind=True, ignore_result=True, soft_time_limit=60, time_limit=90)
+def lost_work_sweep(self) -> None:  # noqa: ANN001
+    """From beat, every minute: work recorded while the broker was down (batches to bin, drift runs,
+    alerts to notify, deliveries) is sent now that it is back (jobs.lost_work)."""
+    work = jobs.lost_work()
+    for task, ids in (
+        (batch_bin, work.batches),
+        (drift_run_execute, work.drift_runs),
+        (alert_notify, work.alerts),
+        (notification_send, work.notifications),
+        (retrain_send, work.retrain_events),
+    ):
+        for pk in ids:
+            task.delay(pk)
+    if any(vars(work).values()):
+        logger.info("Lost work sent again: %s", {kind: len(ids) for kind, ids in vars(work).items() if ids})

@@ -3,6 +3,8 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from mlopsportal.dispatch import queue_after_commit
+
 from .access import member_may
 from .audit import audit_record
 from .errors import PermissionDenied
@@ -15,7 +17,7 @@ def sync_request(*, user: AbstractBaseUser, full: bool = False) -> None:
     from .tasks import mlflow_sync
 
     kind = SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL
-    mlflow_sync.delay_on_commit(kind=kind, requested_by_id=user.pk)
+    queue_after_commit(mlflow_sync, kind=kind, requested_by_id=user.pk)
 
 
 @transaction.atomic

@@ -20,6 +20,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from mlopsportal.dispatch import queue_after_commit
+
 from .api_errors import error_body
 from .models import SyncRun, WebhookDelivery
 
@@ -111,7 +113,7 @@ def delivery_accept(*, delivery: VerifiedDelivery) -> bool:
                 payload=delivery.payload,
             )
             if delivery.event in EVENTS and delivery.model_name:
-                mlflow_sync.delay_on_commit(kind=SyncRun.Kind.MODEL, model_name=delivery.model_name)
+                queue_after_commit(mlflow_sync, kind=SyncRun.Kind.MODEL, model_name=delivery.model_name)
     except IntegrityError:
         return False
     return True
