@@ -382,8 +382,9 @@ def _alerts_for_run(
     versions raised, are resolved when their window is computed again: the window's alert says it."""
     monitor, start = run.monitor, run.window_start
     alert_clear(monitor=monitor, kind=Alert.Kind.FEATURE_DRIFT, feature=None, window_start=start)
-    inputs = [r.feature for role, r in results if r.drifted and role == "feature"]
-    others = [r.feature for role, r in results if r.drifted and role != "feature"]
+    # Sorted: the results follow the reference profile's keys, whose order jsonb does not keep.
+    inputs = sorted(r.feature for role, r in results if r.drifted and role == "feature")
+    others = sorted(r.feature for role, r in results if r.drifted and role != "feature")
     if inputs or others:
         when = f"{start:%Y-%m-%d %H:%M}"
         named = ", ".join(inputs + others)
