@@ -1,10 +1,10 @@
 /* Monitoring charts: Plotly figures built in Python (monitoring/charts.py), handed over with json_script.
 
-   Each figure names its part in layout.meta.role. A click on a heatmap cell focuses the drift timeline
-   on that feature (its line drawn heavy, the others faded) and marks the window with a band, then
-   opens the drill-down of that feature and window (?run=&feature=); on the page that opens, the same
-   focus is restored from those two parameters, so the timeline always shows what the drill-down is
-   about. No toolbar: its ten buttons were ten tab stops per chart, and zoom (drag) and reset (double
+   Each figure names its part in layout.meta.role. A click on a heatmap cell outlines that cell and
+   focuses the drift timeline on its feature (its line drawn heavy, the others faded) with the window
+   marked by a band, then opens the drill-down of that feature and window (?run=&feature=); on the
+   page that opens, the same focus is restored from those two parameters, so the charts always show
+   what the drill-down is about. No toolbar: its ten buttons were ten tab stops per chart, and zoom (drag) and reset (double
    click) work without it. */
 (function () {
   "use strict";
@@ -12,7 +12,23 @@
   var config = { responsive: true, displaylogo: false, displayModeBar: false };
   var charts = {};  // role -> {el, figure}
 
+  // Outline the heatmap's cell of the feature and window in focus.
+  function markCell(feature, windowLabel) {
+    var heatmap = charts["drift-heatmap"];
+    if (!heatmap) { return; }
+    var trace = heatmap.figure.data[0];
+    var column = trace.x.indexOf(windowLabel), row = trace.y.indexOf(feature);
+    if (column < 0 || row < 0) { return; }
+    // A white line inside a black one: visible on the palest and on the darkest band.
+    var outline = function (colour, width) {
+      return { type: "rect", xref: "x", yref: "y", x0: column - 0.5, x1: column + 0.5, y0: row - 0.5, y1: row + 0.5,
+        line: { color: colour, width: width }, fillcolor: "rgba(0,0,0,0)" };
+    };
+    Plotly.relayout(heatmap.el, { shapes: [outline("#111111", 5), outline("#ffffff", 2)] });
+  }
+
   function focusTimeline(feature, windowLabel) {
+    markCell(feature, windowLabel);
     var timeline = charts["drift-timeline"];
     if (!timeline) { return; }
     var el = timeline.el, layout = timeline.figure.layout;

@@ -170,3 +170,11 @@ def test_the_monitor_drift_view_draws_its_charts_and_a_heatmap_click_focuses_the
         cell["feature"],
     )
     assert focus == {"width": 4, "opacity": 1, "faded": True, "bands": 1}, focus
+    outlined = page.evaluate(
+        """() => {
+          const el = document.querySelector('[data-figure="fig-heatmap"]');
+          const trace = el._fullData[0];
+          return el._fullLayout.shapes.map((s) => [trace.y[Math.round(s.y0 + 0.5)], trace.x[Math.round(s.x0 + 0.5)]]);
+        }"""
+    )
+    assert outlined == [[cell["feature"], cell["window"]]] * 2, outlined  # black, then white inside
