@@ -65,6 +65,11 @@ def measure(browser: object, session: object, path: str, label: str) -> None:
     )
     try:
         page = context.new_page()
+        # Errors here (a CSP refusal, a Plotly exception) fail the test with the session's own.
+        page.on(
+            "console", lambda m: session.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
+        page.on("pageerror", lambda exc: session.errors.append(f"page error: {exc}"))
         cold = charts_rendered(page, path)
         warm = sorted((charts_rendered(page, path) for _ in range(3)), key=lambda t: t["rendered"])[1]
         # Partial against full bundle on equal terms: both handed over by a route (which bypasses
@@ -122,6 +127,7 @@ def test_the_portfolio_loads_the_partial_plotly_cached_and_compressed_and_draws_
     charts_rendered(page, "/assessments/")
     check_plotly_bundle(page)
     check_no_toolbar_in_tab_order(page)
+    assert not manager.errors, manager.errors
 
 
 def test_the_monitor_drift_view_draws_its_charts_and_a_heatmap_click_focuses_the_timeline(visit, browser, stack):
@@ -178,3 +184,4 @@ def test_the_monitor_drift_view_draws_its_charts_and_a_heatmap_click_focuses_the
         }"""
     )
     assert outlined == [[cell["feature"], cell["window"]]] * 2, outlined  # black, then white inside
+    assert not engineer.errors, engineer.errors
