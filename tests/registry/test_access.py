@@ -50,9 +50,14 @@ PAGE_MATRIX = {
         "/profile/",
         {"anonymous": 302, "no_role": 200, "manager": 200, "reviewer": 200, "engineer": 200, "portal_admin": 200},
     ),
+    # Signed in but not staff: a page saying the admin site is for administrators, not its sign-in form.
     "django admin": (
         "/admin/",
-        {"anonymous": 302, "no_role": 302, "manager": 302, "reviewer": 302, "engineer": 302, "portal_admin": 200},
+        {"anonymous": 302, "no_role": 403, "manager": 403, "reviewer": 403, "engineer": 403, "portal_admin": 200},
+    ),
+    "admin overview": (
+        "/overview/",
+        {"anonymous": 302, "no_role": 403, "manager": 403, "reviewer": 403, "engineer": 403, "portal_admin": 200},
     ),
     "api me": (
         "/api/v1/me/",
@@ -171,7 +176,7 @@ def test_every_route_except_login_and_health_turns_away_anonymous_users(client, 
         ("manager", "/assessments/"),
         ("reviewer", "/promotions/"),
         ("engineer", "/monitors/"),
-        ("portal_admin", "/projects/"),
+        ("portal_admin", "/overview/"),
         ("no_role", "/profile/"),
     ],
 )
