@@ -347,6 +347,7 @@ class Alert(models.Model):
         WINDOW_DRIFT = "window_drift", "Window drift"
         SCHEMA_MISMATCH = "schema_mismatch", "Schema mismatch"
         VOLUME = "volume", "Volume anomaly"
+        STORAGE = "storage", "Batch storage"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"

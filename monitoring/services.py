@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +47,8 @@ from .schema import NUMBER_TYPES, declared_types_check, received_schema, schema_
 from .signatures import artifact_read, signature_fetch, training_run_id
 
 TOKEN_PREFIX = "mpi_"  # marks a monitoring ingest token in logs and secret scanners
+
+logger = logging.getLogger(__name__)
 
 
 def batch_limits() -> BatchLimits:
@@ -251,7 +256,10 @@ def reference_upload(
         ) from exc
     ReferenceProfile.objects.filter(monitor=monitor, is_current=True).update(is_current=False)
     storage = monitoring_storage()
-    name = storage.save(f"references/monitor-{monitor.pk}/{timezone.now():%Y%m%dT%H%M%S}.{fmt}", ContentFile(body))
+    # The person uploading sees the refusal; no alert (it would be rolled back with this transaction).
+    name = file_stored(
+        monitor, f"references/monitor-{monitor.pk}/{timezone.now():%Y%m%dT%H%M%S}.{fmt}", body, alert=False
+    )
     try:
         return ReferenceProfile.objects.create(
             monitor=monitor, file_name=name, rows=rows, profile=summary, source=source, created_by=actor
@@ -338,6 +346,48 @@ def ingest_token_check(*, monitor_id: int, key: str) -> Monitor:
 # ---------------------------------------------------------------- batches
 
 
+class StorageRefused(PortalError):
+    """The store of batch files refused a file: full (507, nothing to do but wait for space) or not
+    writable (503: read-only, permissions). Either way nothing was stored and a retry is safe."""
+
+    retry_after = 60
+
+    def __init__(self, message: str, *, full: bool) -> None:
+        super().__init__(message)
+        self.status_code = 507 if full else 503
+        self.code = "storage_full" if full else "storage_unavailable"
+
+
+def file_stored(monitor: Monitor, path: str, body: bytes, *, alert: bool) -> str:
+    """Saves a batch or reference file in the monitoring storage and returns its name. A disk that is
+    full or read-only refuses it whole: what a full disk let through is removed, the caller gets
+    StorageRefused, and with `alert` the monitor gets one critical alert per cause (raised once, kept
+    open while the cause lasts) so that someone sees why batches stopped arriving."""
+    storage = monitoring_storage()
+    try:
+        return storage.save(path, ContentFile(body))
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            if storage.exists(path):
+                storage.delete(path)
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        cause = "is full" if full else "cannot be written to (read-only, or no permission)"
+        if alert:
+            alert_raise(
+                monitor=monitor,
+                kind=Alert.Kind.STORAGE,
+                key_suffix="full" if full else "unwritable",
+                severity=Alert.Severity.CRITICAL,
+                title=f"Batches for {monitor.name} cannot be stored: the batch store {cause}",
+                detail=f"{exc.strerror or exc} ({errno.errorcode.get(exc.errno or 0, 'no errno')}), writing {path}. "
+                "Serving systems get 507 or 503 with Retry-After and nothing is stored until this is fixed.",
+            )
+        logger.error("Monitoring storage refused %s: %s", path, exc)
+        raise StorageRefused(
+            f"The portal's batch store {cause}: nothing was stored. Try again later.", full=full
+        ) from exc
+
+
 @dataclass
 class IngestResult:
     batch: InferenceBatch
@@ -391,8 +441,8 @@ def batch_ingest(
     ignore = {monitor.prediction_column, monitor.label_column, monitor.event_time_column} - {""}
     diffs = schema_compare(monitor.expected_schema, frame, typed=parsed.typed, ignore=ignore, declared=declared)
     storage = monitoring_storage()
-    name = storage.save(
-        f"batches/monitor-{monitor.pk}/{received_at:%Y/%m/%d}/{secrets.token_hex(8)}.{fmt}", ContentFile(body)
+    name = file_stored(
+        monitor, f"batches/monitor-{monitor.pk}/{received_at:%Y/%m/%d}/{secrets.token_hex(8)}.{fmt}", body, alert=True
     )
     try:
         with transaction.atomic():

@@ -40,7 +40,9 @@ DESCRIPTIONS = {
     415: "A content type the endpoint does not read.",
     422: "An Idempotency-Key reused with a different body.",
     429: "Too many requests: wait the Retry-After header's seconds.",
-    503: "MLflow, which the answer depends on, did not answer; try again later.",
+    503: "A part the answer depends on is unavailable (MLflow did not answer, the batch store is read-only) "
+    "or the server is busy with large bodies; try again after the Retry-After header's seconds.",
+    507: "The batch store is full: nothing was stored; try again later.",
 }
 
 # Errors particular to some operations, beyond the ones every operation of its kind can give:
@@ -53,9 +55,9 @@ PARTICULAR: list[tuple[str, str, tuple[int, ...]]] = [
     ("post", r"^/api/v1/monitors/$", (404, 503)),  # 404: a project the caller may not see
     ("post", r"^/api/v1/alerts/\{id\}/acknowledge/$", (409,)),
     ("post", r"^/api/v1/monitors/\{id\}/retrain/$", (409,)),
-    ("post", r"^/api/v1/monitors/\{id\}/reference/$", (413, 415)),
+    ("post", r"^/api/v1/monitors/\{id\}/reference/$", (413, 415, 503, 507)),
     ("post", r"^/api/v1/monitors/\{id\}/reference-from-mlflow/$", (503,)),
-    ("post", r"^/api/v1/monitors/\{monitor_id\}/batches/$", (413, 415, 422)),
+    ("post", r"^/api/v1/monitors/\{monitor_id\}/batches/$", (413, 415, 422, 503, 507)),
     ("get", r"^/api/v1/runs/\{run_id\}/history/$", (503,)),
 ]
 
