@@ -73,7 +73,7 @@ def test_the_overview_names_each_thing_that_needs_attention_with_a_link(client, 
     client.force_login(portal_admin)
     body = client.get("/overview/").content.decode()
 
-    assert "5 of 5 things to look at" in body
+    assert "5 of 5 parts need attention" in body
     assert "Not made good by a later pass yet: MLflow answered 503" in _section(body, "syncs")
     promotions = _section(body, "promotions")
     failed = PromotionRequest.objects.get(state=PromotionState.FAILED)
