@@ -126,9 +126,11 @@ def test_a_reviewer_approves_the_pending_request_and_mlflow_moves_the_alias(visi
     rita.goto("/promotions/new/", "request-form")
     form_page = rita.page
     form = form_page.get_by_role("form", name="Promote a version")
-    form.get_by_label("Registered model").fill("churn-classifier")
-    form.get_by_label("Version").fill("3")
-    form.get_by_label("Target alias").fill("production")
+    # Pickers: the model from those the mirror knows; the versions follow it (refilled from the API
+    # while the version picker is disabled, which select_option waits out), the aliases its policy governs.
+    form.get_by_label("Registered model").select_option("churn-classifier")
+    form.get_by_label("Version").select_option("3")
+    form.get_by_label("Target alias").select_option("production")
     form.get_by_label("Justification").fill("Rita asks; another reviewer must decide.")
     form.get_by_role("button", name="Request promotion").click()
     expect(form_page.get_by_role("heading", level=1)).to_contain_text("churn-classifier v3 → @production")
