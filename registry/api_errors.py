@@ -1,15 +1,17 @@
 """One JSON shape for every API error: {"error": {"status", "code", "message", "fields"}}."""
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from .errors import PortalError
+from .errors import DatabaseUnavailable, PortalError, database_outage
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif database_outage(exc):
+        logger.warning("Database unavailable in %s: %s", context.get("view").__class__.__name__, exc)
+        exc = DatabaseUnavailable()
 
     if isinstance(exc, PortalError):
         set_rollback()
@@ -77,6 +82,16 @@ def json_or_html_404(request: HttpRequest, exception: Exception | None = None) -
 
 
 def json_or_html_500(request: HttpRequest) -> Any:
+    # Django calls this while handling the exception, so it is still the current one. A database that
+    # went away (a restart under traffic) is no bug of ours: 503 with Retry-After, for pages too.
+    if database_outage(sys.exc_info()[1]):
+        outage = DatabaseUnavailable()
+        if _wants_json(request):
+            response = JsonResponse(error_body(503, outage.code, outage.message), status=503)
+        else:
+            response = HttpResponse(render_to_string("503.html", {"message": outage.message}), status=503)
+        response["Retry-After"] = str(outage.retry_after)
+        return response
     if _wants_json(request):
         return JsonResponse(
             error_body(500, "server_error", "The server hit an unexpected error; it has been logged."), status=500

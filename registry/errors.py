@@ -28,6 +28,28 @@ class Unavailable(PortalError):
     code = "unavailable"
 
 
+class DatabaseUnavailable(Unavailable):
+    """The portal's own database dropped the connection or refused it (restarting, failing over).
+    What the request was doing is rolled back with its transaction; a retry is the cure."""
+
+    code = "database_unavailable"
+    retry_after = 5
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The portal's database is unavailable for a moment (restarting?): this request was not "
+            "completed and nothing of it was kept. Try again in a few seconds."
+        )
+
+
+def database_outage(exc: BaseException | None) -> bool:
+    """Whether an exception says the database went away, rather than a bug in a query."""
+    from django.db import InterfaceError, OperationalError
+
+    # OperationalError also covers a lock timeout or a cancelled statement: busy, not a bug either.
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
 class MlflowUnavailable(Exception):
     """The MLflow server did not answer in time or answered 5xx: transient, worth a retry."""
 
