@@ -72,9 +72,11 @@ def _figures(monitor: Monitor, runs: list[DriftRun], selected: DriftRun | None, 
         "run_ids": {w: r.pk for w, r in zip(windows, runs, strict=True)},
     }
     if runs:
-        figures["heatmap"] = charts.drift_heatmap(features, windows, scores, drifted)
+        rows = [r.rows for r in runs]
+        figures["heatmap"] = charts.drift_heatmap(features, windows, scores, drifted, window_rows=rows)
         figures["timeline"] = charts.drift_timeline(
-            {f: list(zip(windows, row, strict=True)) for f, row in zip(features, scores, strict=True)}
+            {f: list(zip(windows, row, strict=True)) for f, row in zip(features, scores, strict=True)},
+            window_rows=dict(zip(windows, rows, strict=True)),
         )
     if selected is not None and selected.reference is not None and feature in selected.reference.profile:
         from .models import BatchHistogram
@@ -93,9 +95,7 @@ def _figures(monitor: Monitor, runs: list[DriftRun], selected: DriftRun | None, 
         if hists:
             overlay = charts.distribution_overlay(feature, profile, profiles.merge_histograms(hists))
             figures["overlay"] = overlay
-            table["overlay"] = list(
-                zip(overlay["data"][0]["x"], overlay["data"][0]["y"], overlay["data"][1]["y"], strict=True)
-            )
+            table["overlay"] = charts.distribution_table(overlay)
     return {"figures": figures, "table": table}
 
 

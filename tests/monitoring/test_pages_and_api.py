@@ -65,6 +65,17 @@ def test_clicking_a_cell_drills_down_to_that_feature_and_window(client, engineer
     assert "segment: reference vs window" in page
 
 
+def test_a_numeric_features_distribution_table_lists_its_bins_with_shares(client, engineer, computed):
+    client.force_login(engineer)
+    run = DriftRun.objects.get()
+    response = client.get(f"{computed.get_absolute_url()}drift/?run={run.pk}&feature=feature_a")
+    rows = response.context["table"]["overlay"]
+
+    assert all(label.startswith("[") and label[-1] in ")]" for label, _, _ in rows)  # bins, not bin centres
+    assert sum(ref for _, ref, _ in rows) == pytest.approx(1, abs=1e-4)  # shares, not densities
+    assert sum(cur for _, _, cur in rows) == pytest.approx(1, abs=1e-4)
+
+
 def test_readers_see_monitors_but_no_engineer_actions(client, manager, reviewer, computed):
     for user in (manager, reviewer):
         client.force_login(user)
