@@ -88,6 +88,18 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
+# DRF's CharField refuses a NUL character (no database column stores one): the request schemas say so.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _text_without_nul(schema: dict[str, Any]) -> None:
+    for prop in schema.get("properties", {}).values():
+        if prop.get("type") == "string" and not ({"enum", "pattern", "format"} & prop.keys()):
+            prop["pattern"] = NO_NUL
+        elif prop.get("type") == "array" and prop.get("items", {}).get("type") == "string":
+            _text_without_nul({"properties": {"item": prop["items"]}})
+
+
 def errors_documented(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: the error answers of every operation, and the ingest
     endpoint's bearer token in place of "no authentication"."""
@@ -99,6 +111,9 @@ def errors_documented(result: dict[str, Any], generator: Any, request: Any, publ
         "description": "A monitor's ingest token: `Authorization: Bearer <token>` (or an X-Ingest-Token header).",
     }
     error_ref = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
+    for name, schema in components["schemas"].items():
+        if name.endswith("Request"):  # COMPONENT_SPLIT_REQUEST: what clients send
+            _text_without_nul(schema)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
