@@ -72,7 +72,7 @@ def _shifted(seed: int):
 
 
 def test_f3_a_worker_killed_in_the_middle_of_drift_jobs_20_times_leaves_one_result_set_per_window(
-    request, transactional_db, celery_queue, monitor, monitoring_storage, settings
+    request, transactional_db, celery_queue, monitor, monitoring_storage, engineer, client
 ):
     from mlopsportal.celery import app
 
@@ -146,6 +146,9 @@ def test_f3_a_worker_killed_in_the_middle_of_drift_jobs_20_times_leaves_one_resu
         assert (run.status, run.attempts) == (DriftRun.Status.FAILED, MAX_ATTEMPTS)
         assert f"Stopped after {MAX_ATTEMPTS} attempts" in run.error
         assert not run.results.exists()
+    client.force_login(engineer)  # the monitor's page shows the newest window, a poison one, as failed
+    page = client.get(f"/monitors/{monitor.pk}/jobs/").content.decode()
+    assert 'data-drift-status="failed"' in page and f"Stopped after {MAX_ATTEMPTS} attempts" in page
 
     observed(
         request,
