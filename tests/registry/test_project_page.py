@@ -112,4 +112,13 @@ def test_the_page_costs_the_same_queries_however_many_monitors_alerts_and_reques
     # the monitors' rows.
     assert many == few + 1
     body = client.get(project.get_absolute_url()).content.decode()
-    assert "All 8 open alerts" in body and "All 8 in the queue" in body
+    assert "8 open in all" in body and "All 8 in the queue" in body
+
+
+def test_with_one_monitor_the_rest_of_its_alerts_are_one_link_away(client, manager, project):
+    monitor = _monitor(project, "only-watch")
+    for n in range(6):
+        _alert(monitor, f"only-{n}")
+    client.force_login(manager)
+    body = client.get(project.get_absolute_url()).content.decode()
+    assert f'href="/alerts/?monitor={monitor.pk}&amp;status=open">All 6 open alerts</a>' in body
