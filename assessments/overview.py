@@ -64,6 +64,8 @@ class Attention:
 
 
 def _ago(moment: datetime, now: datetime) -> str:
+    if now - moment < timedelta(minutes=1):
+        return "just now"  # timesince says "0 minutes"
     return f"{timesince(moment, now).split(',')[0]} ago"
 
 

@@ -79,7 +79,7 @@ def test_the_overview_names_each_thing_that_needs_attention_with_a_link(client, 
     failed = PromotionRequest.objects.get(state=PromotionState.FAILED)
     assert f'href="/promotions/{failed.pk}/"' in promotions and "permission denied" in promotions
     alerts = _section(body, "alerts")
-    assert "price arrived as text" in alerts and "1 open" in alerts
+    assert "price arrived as text" in alerts and "1 open" in alerts and "seen just now" in alerts
     assert "Few rows" not in alerts, "a warning is not a critical alert"
     answers = _section(body, "answers")
     assert f'href="/assessments/{trouble.slug}/"' in answers and "1 answer to confirm again" in answers
