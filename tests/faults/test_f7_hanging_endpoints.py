@@ -67,6 +67,8 @@ def test_f7_hanging_webhook_and_pipeline_calls_time_out_retry_with_backoff_and_s
     assert given_up.attempts == len(pipeline_calls) == RETRAIN_MAX_RETRIES + 1
     assert f"no answer within the {TIMEOUT:g} s timeout" in given_up.response_body
     assert f"gave up after {RETRAIN_MAX_RETRIES + 1} attempts" in given_up.response_body
+    jobs_page = client.get(f"/monitors/{monitor.pk}/jobs/").content.decode()
+    assert f"{given_up.attempts} attempts" in jobs_page and "gave up after" in jobs_page  # the retrain's too
     # Every hung call ended because the portal hung up: the endpoint itself would have waited forever.
     assert hung_calls and all(d.caller_hung_up for d in hung_calls)
 
