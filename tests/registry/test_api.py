@@ -29,6 +29,16 @@ def test_malformed_json_gets_400_with_the_parse_error(client, engineer):
     assert response.json()["error"]["code"] == "parse_error"
 
 
+def test_a_username_holding_a_nul_character_is_a_field_error_not_a_database_error(client, engineer):
+    client.force_login(engineer)
+    body = {"name": "Nul names", "members": ["ma\u0000ya"], "leads": ["\u0000"]}
+    as_json = client.post("/api/v1/projects/", body, content_type="application/json")
+    as_form = client.post("/api/v1/projects/", {"name": "Nul names", "members": "ma\x00ya"})
+
+    assert as_json.status_code == as_form.status_code == 400
+    assert set(as_json.json()["error"]["fields"]) == {"members", "leads"}
+
+
 def test_a_wrong_method_gets_405_json(client, engineer):
     client.force_login(engineer)
     response = client.delete("/api/v1/me/")
