@@ -1,0 +1,93 @@
+"""A portal stack of a benchmark's own on loopback: a PostgreSQL database, a Redis queue, gunicorn, workers.
+
+What a benchmark that talks to the portal over HTTP needs around it, kept out of the benchmarks:
+- `postgres_database()`: a throwaway database on the running server (127.0.0.1:5432), dropped after;
+- `redis_queue_cleanup()`: forgets a Celery queue's keys in Redis afterwards;
+- `portal_processes()`: gunicorn with `make run`'s configuration (runlocal's `_gunicorn_argv`) and
+  Celery workers on the benchmark's own queue, stopped with their process groups on the way out;
+- `rss_mb()`: VmRSS of a process and its children, for memory growth.
+
+The caller sets DATABASE_URL, CELERY_BROKER_URL, CELERY_TASK_DEFAULT_QUEUE and PORTAL_VAR_DIR in
+os.environ before `django.setup()`; the processes started here inherit them.
+"""
+
+import contextlib
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """Creates `<prefix>_<random>` and yields its URL; drops it afterwards, whatever happened."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    finally:
+        from django.db import connections
+
+        connections.close_all()  # our own connections first; WITH (FORCE) ends anyone else's
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_queue_cleanup(queue: str) -> None:
+    """Deletes the queue's list and kombu's binding set, so a benchmark leaves nothing in Redis."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    with contextlib.suppress(redis.RedisError):
+        client.delete(queue, f"_kombu.binding.{queue}", *client.keys(f"{queue}\x06\x16*"))
+    client.close()
+
+
+def _process_tree(root: int) -> list[int]:
+    from tests.test_make_run import _process_tree as tree
+
+    return tree(root)
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def rss_mb(root: int) -> list[float]:
+    """VmRSS in MB of each process in the tree under `root` (the root included), largest first."""
+    return sorted((rss_kb(pid) / 1024 for pid in _process_tree(root)), reverse=True)
+
+
+@contextlib.contextmanager
+def portal_processes(*, port: int, queue: str, workers: int, log: Path) -> Iterator[dict[str, int]]:
+    """gunicorn as `make run` starts it on 127.0.0.1:port and `workers` Celery workers (one process
+    each) on `queue`; yields the process-group leaders by role ("web", "worker-1", ...)."""
+    from registry.management.commands.runlocal import Command as RunLocal
+    from registry.management.commands.runlocal import Supervisor
+    from tests.conftest import wait_for_http
+
+    out = log.open("a")
+    supervisor = Supervisor(write=lambda line: (out.write(line + "\n"), out.flush()))
+    try:
+        supervisor.start("web", RunLocal._gunicorn_argv(Path(sys.executable).parent, f"127.0.0.1:{port}"))
+        celery = [sys.executable, "-m", "celery", "-A", "mlopsportal", "worker", "--loglevel", "INFO"]
+        for n in range(1, workers + 1):
+            hostname = f"{queue}-{n}@%h"
+            supervisor.start(f"worker-{n}", [*celery, "--concurrency", "1", "--hostname", hostname])
+        wait_for_http(f"http://127.0.0.1:{port}/login/", seconds=90, process=supervisor.processes["web"])
+        yield {name: process.pid for name, process in supervisor.processes.items()}
+    finally:
+        supervisor.stop_all()
+        out.close()
