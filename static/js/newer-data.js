@@ -1,5 +1,6 @@
 // Pages that show mirrored data say when the mirror has more. An element with data-newer-url (an API
-// list, which answers its count) and data-newer-count (the count when the page was made) is shown,
+// list: paginated, which answers its count, or a plain list) and data-newer-count (the count when the
+// page was made) is shown,
 // with how many are new, once the API counts more. Checked every 15 s and when the tab is shown again.
 (function () {
   "use strict";
@@ -15,7 +16,8 @@
         credentials: "same-origin",
       });
       if (!response.ok) return;
-      const added = (await response.json()).count - Number(notice.dataset.newerCount);
+      const body = await response.json();
+      const added = (Array.isArray(body) ? body.length : body.count) - Number(notice.dataset.newerCount);
       if (added > 0) {
         notice.querySelector("[data-newer-text]").textContent =
           `${added} new ${noun}${added === 1 ? "" : "s"} since this page was loaded.`;
