@@ -4,24 +4,13 @@ import pytest
 
 from monitoring import services
 from tests.factories import ProjectFactory
-from tests.monitoring.conftest import SCHEMA, reference_frame, to_parquet
+
+# The monitoring tests' storage in a temporary directory (autouse there, and so here).
+from tests.monitoring.conftest import SCHEMA, monitoring_storage, reference_frame, to_parquet  # noqa: F401
 
 
 @pytest.fixture
-def monitoring_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "monitoring": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "monitoring")},
-        },
-    }
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    return tmp_path / "monitoring"
-
-
-@pytest.fixture
-def monitor(monitoring_storage, engineer):
+def monitor(engineer):
     project = ProjectFactory(name="Faults")
     project.memberships.create(user=engineer, role="lead")
     monitor = services.monitor_create(
