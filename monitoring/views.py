@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from registry.errors import Conflict, PortalError
 from registry.live import action_queued, action_refused, wants_json
+from registry.mirror_selectors import registered_models_visible_to
 from registry.selectors import projects_visible_to
 
 from . import charts, jobs, profiles, selectors, services
@@ -326,9 +327,23 @@ class MonitorForm(forms.Form):
         help_text="Or: path of a CSV/Parquet artifact of the model's training run in MLflow, e.g. data/train.parquet.",
     )
 
+    # Suggestions, not a closed list: a model registered in MLflow a moment ago may not be mirrored yet,
+    # and the service checks whatever is typed against MLflow and the user's access.
+    SUGGESTED_MODELS = 500
+
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["project"].queryset = projects_visible_to(user=user)
+        models = list(
+            registered_models_visible_to(user=user)
+            .filter(deleted_at__isnull=True)
+            .order_by("name")
+            .values_list("name", "aliases")[: self.SUGGESTED_MODELS]
+        )
+        self.model_suggestions = [name for name, _ in models]
+        self.alias_suggestions = sorted({alias for _, aliases in models for alias in (aliases or {})} | {"champion"})
+        self.fields["model_name"].widget.attrs["list"] = "monitor-model-names"
+        self.fields["alias"].widget.attrs["list"] = "monitor-aliases"
 
     def clean_expected_schema(self) -> list[dict[str, Any]] | None:
         text = self.cleaned_data["expected_schema"].strip()

@@ -418,3 +418,18 @@ def test_the_alert_filters_still_filter(client, engineer, computed):
     client.force_login(engineer)
     listed = client.get(f"/api/v1/alerts/?monitor={computed.pk}&status=open").json()
     assert listed["count"] == computed.alerts.filter(status="open").count() > 0
+
+
+def test_the_new_monitor_form_suggests_the_models_and_aliases_the_engineer_may_see(client, engineer):
+    RegisteredModelFactory(name="churn-classifier", aliases={"champion": 3, "challenger": 4})
+    private = ProjectFactory(name="Private team", visibility="private")
+    RegisteredModelFactory(name="their-secret-model", project=private, aliases={"prod": 1})
+    client.force_login(engineer)
+
+    form = client.get("/monitors/new/").context["form"]
+    page = client.get("/monitors/new/").content.decode()
+
+    assert form.model_suggestions == ["churn-classifier"]
+    assert form.alias_suggestions == ["challenger", "champion"]
+    assert 'list="monitor-model-names"' in page and '<option value="churn-classifier">' in page
+    assert "their-secret-model" not in page and '"prod"' not in page
