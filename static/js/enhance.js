@@ -38,3 +38,13 @@ document.addEventListener(
   },
   true,
 );
+// A link to something inside a closed <details> (a scorecard's criterion, inside its category) opens
+// it on arrival, and on a link within the page.
+function openDetailsAroundTarget() {
+  const id = decodeURIComponent(window.location.hash.slice(1));
+  for (let node = id && document.getElementById(id); node; node = node.parentElement) {
+    if (node.tagName === "DETAILS") node.open = true;
+  }
+}
+window.addEventListener("hashchange", openDetailsAroundTarget);
+openDetailsAroundTarget();

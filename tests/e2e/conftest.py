@@ -43,6 +43,7 @@ README_SHOTS = {
     "manager-scorecard": "scorecard.png",
     "reviewer-review": "review.png",
     "engineer-monitor": "monitor.png",
+    "engineer-drift": "drift.png",
 }
 
 

@@ -52,6 +52,9 @@ def test_a_manager_reads_the_portfolio_opens_scorecards_and_exports_the_gaps(vis
     first_gap = gaps.get_by_role("link").first
     first_gap.click()
     assert "#criterion-" in page.url
+    # The criteria sit in categories folded to their headings; the link opened the gap's category.
+    expect(page.locator(f"#{page.url.split('#')[1]}")).to_be_visible()
+    expect(page.locator("details.criteria-card:not([open])").first).to_be_attached()
 
     criteria = page.locator("li.criterion")
     codes_on_page = {c.get_attribute("id").removeprefix("criterion-") for c in criteria.all()}
@@ -88,6 +91,9 @@ def test_a_reviewer_approves_the_pending_request_and_mlflow_moves_the_alias(visi
     reviewer.check("review")
     review_url = page.url
 
+    # The page's scripts (deferred) are what keep it in place: a click before they ran posts the form
+    # the old way, as happened on a machine at load 9.
+    page.wait_for_load_state("load")
     page.get_by_label("Comment").fill("Holdout f1 is better and the inputs are unchanged. Ship it.")
     page.get_by_label("Override reason").fill("The drift is the October campaign's traffic; v3 was trained on it.")
     # Approving moves a production alias: the page asks first, naming what moves where.
