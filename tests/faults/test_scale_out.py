@@ -71,8 +71,18 @@ FACTS = """
 import json
 from monitoring.models import Alert, DriftRun, InferenceBatch
 from registry.models import SyncRun, WorkerHeartbeat
+from django.db import connection
+from django.db.models import Sum
 def ts(when):
     return when.timestamp() if when else None
+# What the rows cost where it can be read (PostgreSQL: bytes per stored row, compressed, no index).
+sizes = {"raw batch files": InferenceBatch.objects.aggregate(bytes=Sum("size_bytes"), rows=Sum("rows"))}
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        for table, by in (("monitoring_batchhistogram", "feature"), ("monitoring_featuredriftresult", "kind"),
+                          ("monitoring_inferencebatch", "format"), ("registry_syncrun", "status")):
+            cursor.execute(f"select {by}, count(*), avg(pg_column_size(t.*))::int from {table} t group by {by}")
+            sizes[table] = {key: f"{n} rows, {size} B each" for key, n, size in cursor.fetchall()}
 print(json.dumps({
     "drift_runs": [
         {"id": r.pk, "window_start": r.window_start.isoformat(), "status": r.status, "attempts": r.attempts,
@@ -88,6 +98,7 @@ print(json.dumps({
     "heartbeats": sorted(WorkerHeartbeat.objects.values_list("hostname", flat=True)),
     "batches": sorted(InferenceBatch.objects.values_list("status", flat=True)),
     "alerts": sorted(Alert.objects.values_list("dedupe_key", "occurrences")),
+    "sizes": sizes,
 }))
 """
 
@@ -426,5 +437,6 @@ def _scenario(processes: Processes, env: dict[str, str], tmp_path: Path, request
             | {"overlapping": len(overlaps)},
             "alerts (dedupe key, occurrences)": facts["alerts"],
             "worker heartbeats recorded by": facts["heartbeats"],
+            "stored": facts["sizes"],
         },
     )
