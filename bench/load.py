@@ -40,6 +40,7 @@ import datetime as dt
 import io
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -57,7 +58,14 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import portal_processes, postgres_database, redis_queue_cleanup, rss_mb  # noqa: E402
+from bench.stack import (  # noqa: E402
+    cpu_seconds,
+    machine_cpu_seconds,
+    portal_processes,
+    postgres_database,
+    redis_queue_cleanup,
+    rss_mb,
+)
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--minutes", type=float, default=10.0, help="Length of the load phase (default 10).")
@@ -597,6 +605,7 @@ class Samples:
 
 
 SAMPLES = Samples()
+CPU: dict[str, float] = {}  # CPU seconds used during the load phase, by whom
 SEEDED = Seeded()
 
 
@@ -774,15 +783,28 @@ def poll_binning(stop: gevent.event.Event) -> None:
 
 
 def sample_rss(roots: dict[str, int], into: dict[str, list[tuple[float, float, float]]], stop) -> None:
-    """Every 2 s: per role, (seconds since start, largest process MB, all processes MB)."""
+    """Every 2 s: per role ("web", "worker": both workers together), (seconds since start, largest
+    process MB, all processes MB)."""
     started = time.monotonic()
     while not stop.is_set():
-        for role, root in roots.items():
-            sizes = rss_mb(root)
-            into.setdefault(role.split("-")[0], []).append(
-                (time.monotonic() - started, max(sizes, default=0), sum(sizes))
-            )
+        by_role: dict[str, list[float]] = {}
+        for name, root in roots.items():
+            by_role.setdefault(name.split("-")[0], []).extend(rss_mb(root))
+        for role, sizes in by_role.items():
+            into.setdefault(role, []).append((time.monotonic() - started, max(sizes, default=0), sum(sizes)))
         gevent.sleep(2)
+
+
+def cpu_now(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far: web, workers, this process (Locust and the poller), and the machine."""
+    cpu: dict[str, float] = {}
+    for name, root in roots.items():
+        role = name.split("-")[0]
+        cpu[role] = cpu.get(role, 0.0) + cpu_seconds(root)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu["bench (Locust)"] = usage.ru_utime + usage.ru_stime
+    cpu["machine busy"], cpu["machine total"] = machine_cpu_seconds()
+    return cpu
 
 
 def run_load(base: str, roots: dict[str, int]) -> dict[str, list[tuple[float, float, float]]]:
@@ -791,9 +813,11 @@ def run_load(base: str, roots: dict[str, int]) -> dict[str, list[tuple[float, fl
     stop = gevent.event.Event()
     rss: dict[str, list[tuple[float, float, float]]] = {}
     pollers = [gevent.spawn(poll_binning, stop), gevent.spawn(sample_rss, roots, rss, stop)]
+    cpu_before = cpu_now(roots)
     runner.start(ARGS.users, spawn_rate=max(1, ARGS.users / 20))
     gevent.spawn_later(ARGS.minutes * 60, runner.quit)
     runner.greenlet.join()
+    CPU.update({k: v - cpu_before.get(k, 0.0) for k, v in cpu_now(roots).items()})
     stop.set()
     gevent.joinall(pollers, timeout=40)
     return rss
@@ -858,6 +882,16 @@ def report(seeded: Seeded, small: dict[str, int], full: dict[str, int], rss: dic
     print()
     for role in ("web", "worker"):
         print(f"RSS {role}: {rss_line(rss.get(role, []))}")
+    if CPU:
+        wall = CPU.pop("machine total") / (os.cpu_count() or 1)  # all cores' seconds / cores
+        busy = CPU.pop("machine busy")
+        ours = sum(CPU.values())
+        parts = ", ".join(f"{role} {seconds:.0f} s" for role, seconds in CPU.items())
+        cores = os.cpu_count() or 1
+        print(
+            f"CPU over {wall:.0f} s on {cores} cores: machine busy {busy:.0f} s of {wall * cores:.0f}; "
+            f"{parts}; the rest ({busy - ours:.0f} s) is PostgreSQL, Redis and other work on the machine"
+        )
     print()
     print(f"{'queries per page':<22}{'small':>7}{'full':>7}")
     for name in small:

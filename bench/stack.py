@@ -5,13 +5,14 @@ What a benchmark that talks to the portal over HTTP needs around it, kept out of
 - `redis_queue_cleanup()`: forgets a Celery queue's keys in Redis afterwards;
 - `portal_processes()`: gunicorn with `make run`'s configuration (runlocal's `_gunicorn_argv`) and
   Celery workers on the benchmark's own queue, stopped with their process groups on the way out;
-- `rss_mb()`: VmRSS of a process and its children, for memory growth.
+- `rss_mb()`, `cpu_seconds()`, `machine_cpu_seconds()`: memory and CPU of a process tree, and the machine's CPU.
 
 The caller sets DATABASE_URL, CELERY_BROKER_URL, CELERY_TASK_DEFAULT_QUEUE and PORTAL_VAR_DIR in
 os.environ before `django.setup()`; the processes started here inherit them.
 """
 
 import contextlib
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -68,6 +69,26 @@ def rss_kb(pid: int) -> int:
 def rss_mb(root: int) -> list[float]:
     """VmRSS in MB of each process in the tree under `root` (the root included), largest first."""
     return sorted((rss_kb(pid) / 1024 for pid in _process_tree(root)), reverse=True)
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of the processes now in the tree under `root` (exited ones are gone)."""
+    ticks = 0
+    for pid in _process_tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+        except (OSError, ValueError, IndexError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values[:8]) - idle) / tick, sum(values[:8]) / tick
 
 
 @contextlib.contextmanager
