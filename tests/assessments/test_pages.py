@@ -151,6 +151,19 @@ def test_the_scorecard_shows_level_gaps_evidence_charts_and_history(client, engi
     assert "No evidence yet" in page or "nothing to judge" in page
 
 
+def test_the_scorecard_folds_its_criteria_by_category_and_its_gaps_past_five(client, engineer, private_project):
+    client.force_login(engineer)
+    services.scorecard_recompute(project_id=private_project.pk)
+    response = client.get(f"/assessments/{SLUG}/")
+    page = response.content.decode()
+    gaps = len(response.context["card"].gaps)
+
+    assert gaps > 5
+    assert page.count('<details class="card criteria-card"') == len(response.context["category_rows"])
+    assert f"{gaps - 5} more gaps</summary>" in page
+    assert page.count('<li class="gap') == gaps  # all of them on the page, the rest folded
+
+
 def test_the_scorecard_exports_as_csv_and_json(client, manager, private_project):
     client.force_login(manager)
     rows = list(csv.DictReader(io.StringIO(client.get(f"/assessments/{SLUG}/scorecard.csv").content.decode())))
