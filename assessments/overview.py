@@ -20,7 +20,6 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET
 
 from monitoring.models import Alert
@@ -28,6 +27,7 @@ from registry.mirror_selectors import sync_status
 from registry.models import SyncRun, WorkerHeartbeat
 from registry.promotion_models import GateAlert, PromotionRequest, PromotionState
 from registry.roles import is_admin
+from registry.templatetags.when import ago
 
 from .models import AnswerStatus, AttestedAnswer
 
@@ -63,12 +63,6 @@ class Attention:
         return self.count > 0
 
 
-def _ago(moment: datetime, now: datetime) -> str:
-    if now - moment < timedelta(minutes=1):
-        return "just now"  # timesince says "0 minutes"
-    return f"{timesince(moment, now).split(',')[0]} ago"
-
-
 def _syncs(now: datetime, user: AbstractBaseUser) -> Attention:
     status = sync_status(mlflow_uri=settings.MLFLOW_TRACKING_URI, user=user)
     since = now - timedelta(hours=RECENT_SYNC_FAILURES)
@@ -79,7 +73,7 @@ def _syncs(now: datetime, user: AbstractBaseUser) -> Attention:
         error = (current.error or "no message").splitlines()[0][:160]
         items.append(
             Item(
-                f"{current.get_kind_display()} sync failed {_ago(current.started_at, now)}",
+                f"{current.get_kind_display()} sync failed {ago(current.started_at, now)}",
                 reverse("registry:sync_status"),
                 f"Not made good by a later pass yet: {error}",
             )
@@ -114,7 +108,7 @@ def _promotions(now: datetime) -> Attention:
         Item(
             f"{p.registered_model.name} v{p.version} → @{p.target_alias}",
             p.get_absolute_url(),
-            f"Requested {_ago(p.created_at, now)}; {(p.reason or 'no reason recorded').splitlines()[0][:160]}",
+            f"Requested {ago(p.created_at, now)}; {(p.reason or 'no reason recorded').splitlines()[0][:160]}",
         )
         for p in shown
     ] + [
@@ -151,7 +145,7 @@ def _alerts(now: datetime) -> Attention:
         count=count,
         count_label="open",
         items=[
-            Item(a.title, a.get_absolute_url(), f"{a.monitor.name}, seen {_ago(a.last_seen_at, now)}") for a in shown
+            Item(a.title, a.get_absolute_url(), f"{a.monitor.name}, seen {ago(a.last_seen_at, now)}") for a in shown
         ],
         more_url=reverse("monitoring:alert_list")
         + "?"
@@ -194,7 +188,7 @@ def _workers(now: datetime) -> Attention:
     heartbeats = list(WorkerHeartbeat.objects.order_by("-last_seen")[:50])
     silent = [h for h in heartbeats if now - h.last_seen > max_age]
     heard = len(heartbeats) - len(silent)
-    items = [Item(h.hostname, "", f"last heard {_ago(h.last_seen, now)}") for h in silent[:SHOWN]]
+    items = [Item(h.hostname, "", f"last heard {ago(h.last_seen, now)}") for h in silent[:SHOWN]]
     if not heartbeats:
         items = [Item("No worker has reported yet", "", "Is a Celery worker and beat running?")]
     return Attention(
