@@ -155,9 +155,12 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 MEDIA_ROOT = Path(env("PORTAL_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # --- Monitoring: raw inference files and reference uploads, kept so windows can be recomputed. ---
+# Another backend (object storage, e.g. django-storages' S3Storage) takes its own options as a JSON
+# object in PORTAL_MONITORING_STORAGE_OPTIONS ({"bucket_name": "...", "location": "monitoring"}).
 STORAGES["monitoring"] = {
     "BACKEND": env("PORTAL_MONITORING_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
-    "OPTIONS": {"location": env("PORTAL_MONITORING_STORAGE_DIR", default=str(MEDIA_ROOT / "monitoring"))},
+    "OPTIONS": env.json("PORTAL_MONITORING_STORAGE_OPTIONS", default={})
+    or {"location": env("PORTAL_MONITORING_STORAGE_DIR", default=str(MEDIA_ROOT / "monitoring"))},
 }
 MONITORING_MAX_BATCH_BYTES = env.int("PORTAL_MONITORING_MAX_BATCH_BYTES", default=50 * 1024 * 1024)
 # Bodies over this size are read and parsed one (or this many) at a time per web process: parsing
