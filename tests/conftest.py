@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -83,6 +84,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def manage_py(env: dict[str, str], *args: str) -> str:
+    """`python manage.py <args>` in a child process with `env` (a stack of a test's own); its output."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
 
 
 def wait_for_http(url: str, *, seconds: float, process: subprocess.Popen | None = None) -> None:

@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from registry.management.commands.runlocal import Command as RunLocal
-from tests.conftest import REPO_ROOT, child_environ, free_port, stop_process_group
+from tests.conftest import REPO_ROOT, child_environ, free_port, manage_py, stop_process_group
 from tests.monitoring.conftest import reference_frame
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
@@ -97,15 +97,7 @@ def test_requests_during_a_database_restart_fail_cleanly_and_the_portal_recovers
     }
 
     def manage(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        ).stdout
+        return manage_py(env, *args)
 
     manage("migrate", "--no-input")
     keys = json.loads(manage("shell", "-c", SETUP).strip().splitlines()[-1])

@@ -38,7 +38,7 @@ import pytest
 import requests
 
 from registry.management.commands.runlocal import Command as RunLocal
-from tests.conftest import REPO_ROOT, child_environ, free_port, stop_process_group
+from tests.conftest import REPO_ROOT, child_environ, free_port, manage_py, stop_process_group
 from tests.monitoring.conftest import reference_frame
 
 from .loopback import observed
@@ -223,15 +223,7 @@ def test_two_web_servers_and_two_workers_share_one_database_and_broker_and_beat_
 
 def _scenario(processes: Processes, env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest) -> None:
     def manage(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        ).stdout
+        return manage_py(env, *args)
 
     database_url = env["DATABASE_URL"]
     started = time.monotonic()
