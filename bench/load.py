@@ -26,6 +26,10 @@ Prints reads p50/p95, writes p95, the error rate, ingest-to-binned p95 against t
 (ratio = measured / target, below 1 meets it), per-request-kind figures, the web and worker RSS at
 start, middle and end, and the query counts per page at both sizes.
 
+About 13 minutes in all with the defaults (2 of seeding), too long for `make bench`; figures and
+bottlenecks in README.md, Performance. gunicorn reads GUNICORN_CMD_ARGS, so other web settings can
+be tried without changing `make run`'s, e.g. GUNICORN_CMD_ARGS="--keep-alive 30".
+
     .venv/bin/python bench/load.py                         # 10 minutes, 50 users (the issue's run)
     .venv/bin/python bench/load.py --minutes 1.5 --users 30  # a short run for trying
 """

@@ -41,12 +41,14 @@ def postgres_database(prefix: str) -> Iterator[str]:
 
 
 def redis_queue_cleanup(queue: str) -> None:
-    """Deletes the queue's list and kombu's binding set, so a benchmark leaves nothing in Redis."""
+    """Deletes the queue's list and every kombu key named after it (bindings, priority lists), so a
+    benchmark leaves nothing in Redis. The queue's name is the benchmark's own, with a random part."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
     with contextlib.suppress(redis.RedisError):
-        client.delete(queue, f"_kombu.binding.{queue}", *client.keys(f"{queue}\x06\x16*"))
+        keys = [queue, *client.scan_iter(match=f"*{queue}*")]
+        client.delete(*keys)
     client.close()
 
 
