@@ -45,6 +45,7 @@ import io
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -926,6 +927,10 @@ def main() -> int:
             return _run()
         finally:
             redis_queue_cleanup(QUEUE)
+            # The raw batches (~500 MB in 10 minutes) and static files go; the stack's log stays.
+            for path in VAR_DIR.iterdir():
+                if path.name != "stack.log":
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _run() -> int:
