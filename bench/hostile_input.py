@@ -77,6 +77,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from bench.stack import rss_kb  # noqa: E402
 from registry.management.commands.runlocal import Command as RunLocal  # noqa: E402
 from registry.management.commands.runlocal import Supervisor  # noqa: E402
 from tests.conftest import free_port, wait_for_http  # noqa: E402
@@ -97,16 +98,6 @@ SCHEMA = [
 
 
 # ---------------------------------------------------------------- memory
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 @dataclass
@@ -130,7 +121,7 @@ class RssSampler(threading.Thread):
         while not self.done.wait(0.1):
             keys = [self.category, f"{self.category}: {self.case}"]
             for role, root in self.roots.items():
-                sizes = [_rss_kb(pid) for pid in _process_tree(root)]
+                sizes = [rss_kb(pid) for pid in _process_tree(root)]
                 for key in keys:
                     peak = self.peaks.setdefault(key, {}).setdefault(role, Peak())
                     peak.one, peak.total = max(peak.one, max(sizes, default=0)), max(peak.total, sum(sizes))
