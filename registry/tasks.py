@@ -34,8 +34,10 @@ def mlflow_sync(
     """One sync pass. MLflow being unreachable is recorded on the SyncRun and retried with backoff;
     a pass that finds another one running is recorded as skipped (the running one covers it)."""
     sync = sync_execute(kind=kind, model_name=model_name, requested_by_id=requested_by_id, raise_errors=True)
-    if sync.status == SyncRun.Status.SKIPPED and kind == SyncRun.Kind.MODEL:
-        # The running pass may have read this model before the change the webhook announced.
+    if sync.status == SyncRun.Status.SKIPPED and (kind == SyncRun.Kind.MODEL or requested_by_id is not None):
+        # The running pass may have read this model before the change the webhook announced; and a
+        # person who pressed "Sync now" gets the pass they asked for once the running one is done,
+        # not a "skipped" line (with beat's passes every few seconds, theirs was often skipped).
         raise self.retry(countdown=MODEL_SYNC_RETRY_SECONDS, max_retries=10)
     return sync.pk
 

@@ -144,6 +144,19 @@ def test_a_model_sync_that_finds_another_sync_running_tries_again_after_it(celer
     assert SyncRun.objects.get(kind=SyncRun.Kind.MODEL, status=SyncRun.Status.SUCCEEDED).target == model_name
 
 
+def test_a_sync_someone_asked_for_that_finds_another_running_runs_after_it(celery_worker, mlflow_uri, engineer):
+    from django.utils import timezone
+
+    holder = SyncRun.objects.create(kind=SyncRun.Kind.INCREMENTAL, started_at=timezone.now())
+
+    mlflow_sync.delay(kind=SyncRun.Kind.FULL, requested_by_id=engineer.pk)
+    _wait_for(lambda: SyncRun.objects.filter(status=SyncRun.Status.SKIPPED, requested_by=engineer).exists())
+    SyncRun.objects.filter(pk=holder.pk).update(status=SyncRun.Status.SUCCEEDED)
+
+    _wait_for(lambda: SyncRun.objects.filter(requested_by=engineer, status=SyncRun.Status.SUCCEEDED).exists())
+    assert SyncRun.objects.get(requested_by=engineer, status=SyncRun.Status.SUCCEEDED).kind == SyncRun.Kind.FULL
+
+
 def _pass(kind: str, status: str, *, minutes_ago: int, target: str = "", error: str = "") -> SyncRun:
     from datetime import timedelta
 
