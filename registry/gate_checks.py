@@ -18,6 +18,17 @@ class CheckStatus(StrEnum):
     FAILED = "failed"
     NOT_APPLICABLE = "not_applicable"  # e.g. no current holder: nothing to compare with
     NOT_CONFIGURED = "not_configured"  # the app that would answer is not there yet
+    # The facts to decide on are not there (yet): e.g. the shadow replay is still running or could
+    # not run. It blocks like a failure: a gate that guessed "passed" here would approve blind.
+    CANNOT_TELL = "cannot_tell"
+
+
+BLOCKING_STATUSES = frozenset({CheckStatus.FAILED, CheckStatus.CANNOT_TELL})
+
+
+def status_blocks(status: str) -> bool:
+    """Whether a check with this status (a CheckStatus or its stored string) stops an approval."""
+    return status in BLOCKING_STATUSES
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,7 @@ class CheckOutcome:
 
     @property
     def blocks(self) -> bool:
-        return self.status == CheckStatus.FAILED
+        return status_blocks(self.status)
 
     def as_dict(self) -> dict[str, Any]:
         return {"check": self.check, "status": self.status.value, "summary": self.summary, "details": self.details}
@@ -198,9 +209,9 @@ def checks_compare(*, before: Sequence[Mapping[str, Any]], after: Sequence[Mappi
 
 
 def checks_newly_failing(*, before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Checks that fail in `after` and did not in `before`: what an approval did not decide on."""
-    failed_then = {str(c["check"]) for c in before if c.get("status") == CheckStatus.FAILED}
-    return [str(c["check"]) for c in after if c.get("status") == CheckStatus.FAILED and c["check"] not in failed_then]
+    """Checks that block in `after` and did not in `before`: what an approval did not decide on."""
+    blocking_then = {str(c["check"]) for c in before if status_blocks(str(c.get("status")))}
+    return [str(c["check"]) for c in after if status_blocks(str(c.get("status"))) and c["check"] not in blocking_then]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from rest_framework.routers import SimpleRouter
 
 from . import promotion_selectors as gate_selectors
 from . import promotions
+from .gate_checks import CheckStatus
 from .models import AuditEvent
 from .parsers import DATABASE_INT_MAX
 from .permissions import HasActionPermission
@@ -22,7 +23,7 @@ from .promotion_models import PromotionDecision, PromotionRequest, PromotionStat
 
 class CheckOut(serializers.Serializer):
     check = serializers.CharField()
-    status = serializers.ChoiceField(choices=["passed", "failed", "not_applicable", "not_configured"])
+    status = serializers.ChoiceField(choices=[check_status.value for check_status in CheckStatus])
     summary = serializers.CharField()
     details = serializers.DictField()
 

@@ -41,6 +41,15 @@ class PromotionPolicy(models.Model):
     metric_tolerance = models.FloatField(default=0.0)
     signature_check = models.BooleanField(default=True)
     drift_check = models.BooleanField(default=True)
+    # The shadow evaluation: candidate and holder replayed on the rows production sent to the
+    # model's monitor (monitoring/shadow.py). Shares are 0-1.
+    shadow_check = models.BooleanField(default=True)
+    shadow_max_rejected_share = models.FloatField(
+        default=0.0, help_text="Share of production rows the candidate may refuse (0: none)."
+    )
+    shadow_max_disagreement = models.FloatField(
+        default=0.1, help_text="Share of production rows on which the candidate may predict another class."
+    )
     maturity_min_level = models.PositiveSmallIntegerField(null=True, blank=True)
     allow_override = models.BooleanField(
         default=False, help_text="A reviewer may approve despite failed checks, with a written reason."
@@ -58,6 +67,11 @@ class PromotionPolicy(models.Model):
             ),
             models.CheckConstraint(condition=Q(approvals_required__gte=1), name="policy_needs_an_approval"),
             models.CheckConstraint(condition=Q(metric_tolerance__gte=0), name="policy_tolerance_not_negative"),
+            models.CheckConstraint(
+                condition=Q(shadow_max_rejected_share__gte=0, shadow_max_rejected_share__lte=1)
+                & Q(shadow_max_disagreement__gte=0, shadow_max_disagreement__lte=1),
+                name="policy_shadow_shares_0_1",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -22,7 +22,7 @@ from . import promotion_selectors as gate_selectors
 from . import promotions
 from .api_errors import error_body
 from .errors import PermissionDenied, PortalError
-from .gate_checks import CheckStatus, MetricDirection
+from .gate_checks import MetricDirection, status_blocks
 from .gate_checks import check_rows as gate_check_rows
 from .live import wants_json
 from .mirror_selectors import registered_models_visible_to
@@ -80,7 +80,7 @@ def promotion_queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     for promotion in page.object_list:
         promotion.age = now - promotion.created_at
-        promotion.failed_checks = [c for c in promotion.checks if c["status"] == "failed"]
+        promotion.failed_checks = [c for c in promotion.checks if status_blocks(c["status"])]
     return render(
         request,
         "registry/promotions/queue.html",
@@ -131,8 +131,12 @@ def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
         "promotion": promotion,
         "check_rows": check_rows,
         "checks_label": current_label,
-        "checks_pass_now": not any(c["status"] == CheckStatus.FAILED for c in current_checks),
+        "checks_pass_now": not any(status_blocks(c["status"]) for c in current_checks),
         "checks_changed": sum(row.changed for row in check_rows),
+        # A check whose facts are still being gathered (the shadow replay): the page follows it.
+        "checks_working": promotion.state == PromotionState.PENDING
+        and any((c.get("details") or {}).get("status") in ("queued", "running") for c in current_checks),
+        "live_checks": current_label == "Now",
         "comparison": gate_selectors.promotion_comparison(
             promotion=promotion,
             metric=policy.metric_name,
@@ -347,6 +351,14 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _share(percent: str | None, *, default: float) -> float:
+    """A share the form asks for in percent (0-100), as the policy stores it (0-1)."""
+    value = float(percent) if percent not in (None, "") else default
+    if not 0 <= value <= 100:
+        raise PortalError(f"A percentage is between 0 and 100, not {value:g}.")
+    return value / 100
+
+
 @login_required
 @permission_required("registry.change_promotionpolicy", raise_exception=True)
 @require_http_methods(["GET", "POST"])
@@ -368,6 +380,9 @@ def policy_edit(request: HttpRequest, model: str) -> HttpResponse:
                 metric_tolerance=abs(float(post.get("metric_tolerance") or 0)),
                 signature_check=bool(post.get("signature_check")),
                 drift_check=bool(post.get("drift_check")),
+                shadow_check=bool(post.get("shadow_check")),
+                shadow_max_rejected_share=_share(post.get("shadow_max_rejected_percent"), default=0.0),
+                shadow_max_disagreement=_share(post.get("shadow_max_disagreement_percent"), default=10.0),
                 maturity_min_level=int(post["maturity_min_level"]) if post.get("maturity_min_level") else None,
                 allow_override=bool(post.get("allow_override")),
                 rollback_single_approval=bool(post.get("rollback_single_approval")),

@@ -31,6 +31,7 @@ from .gate_checks import (
     checks_newly_failing,
     metric_check,
     signature_check,
+    status_blocks,
 )
 from .mlflow_client import MlflowRestClient
 from .models import ModelVersion, Run
@@ -44,6 +45,7 @@ from .promotion_models import (
     RegisteredModel,
 )
 from .roles import is_admin
+from .signals import promotion_requested
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ GATE_CHECKS: dict[str, GateCheck] = {}
 OPTIONAL_CHECKS = {
     "drift": "No monitoring app has registered a drift check yet.",
     "maturity": "No assessments app has registered a maturity check yet.",
+    "shadow": "No monitoring app has registered a shadow evaluation yet.",
 }
 
 
@@ -91,6 +94,8 @@ def _wanted(name: str, policy: PromotionPolicy) -> bool:
         return policy.drift_check
     if name == "maturity":
         return policy.maturity_min_level is not None
+    if name == "shadow":
+        return policy.shadow_check
     return True
 
 
@@ -151,7 +156,7 @@ def checks_now(*, promotion: PromotionRequest, policy: PromotionPolicy | None = 
 
 
 def _failing(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [check for check in checks if check["status"] == CheckStatus.FAILED]
+    return [check for check in checks if status_blocks(check["status"])]
 
 
 # --- policies -------------------------------------------------------------------------------
@@ -173,6 +178,9 @@ POLICY_FIELDS = (
     "metric_tolerance",
     "signature_check",
     "drift_check",
+    "shadow_check",
+    "shadow_max_rejected_share",
+    "shadow_max_disagreement",
     "maturity_min_level",
     "allow_override",
     "rollback_single_approval",
@@ -427,7 +435,15 @@ def promotion_request_create(
         request=request,
     )
     transaction.on_commit(lambda: _mail_reviewers(promotion.pk))
+    transaction.on_commit(lambda: _announce_request(promotion))
     return promotion
+
+
+def _announce_request(promotion: PromotionRequest) -> None:
+    # A listener's failure (the broker away) must not turn a committed request into an error page.
+    for receiver, outcome in promotion_requested.send_robust(sender=PromotionRequest, promotion=promotion):
+        if isinstance(outcome, Exception):
+            logger.error("promotion_requested receiver %s failed: %s", receiver, outcome, exc_info=outcome)
 
 
 def rollback_target(*, registered_model: RegisteredModel, alias: str) -> int | None:

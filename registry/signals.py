@@ -10,3 +10,7 @@ model_aliases_changed = Signal()
 # Sent after a sync pass that changed the mirror, with sync_run (SyncRun; its counts say what
 # changed). Assessments rescore the projects whose evidence lives in the mirror.
 mirror_changed = Signal()
+
+# Sent once a promotion request is committed, with promotion (PromotionRequest). Monitoring
+# replays the candidate on production traffic for the gate's shadow check.
+promotion_requested = Signal()
