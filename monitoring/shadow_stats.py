@@ -3,9 +3,10 @@
 Pure functions over two (or, with labels, three) pandas Series aligned on one index; no Django, no
 I/O. Intervals are 95 % percentile bootstrap intervals, deterministic for a given seed.
 
-Classes are compared by their text, normalised so that 1, 1.0 and "1" are one class: labels of one
-dtype and predictions of another (int labels, "0"/"1" predictions) compare as a person would read
-them, and for two series of one dtype this is the same as comparing the values themselves.
+Classes are compared by their text, normalised so that 1, 1.0 and "1" are one class (and True is 1
+beside numbers): labels of one dtype and predictions of another (int labels, "0"/"1" predictions)
+compare as a person would read them, and for two series of one dtype this is the same as comparing
+the values themselves.
 """
 
 from __future__ import annotations
@@ -55,17 +56,24 @@ def _floats(series: pd.Series) -> np.ndarray:
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _label(value: Any) -> str:
+def _label(value: Any, bools_as_numbers: bool) -> str:
+    if bools_as_numbers and isinstance(value, bool | np.bool_):
+        return str(int(value))
     if not isinstance(value, float | np.floating):
         return str(value)  # ints, bools, text (NumPy's scalars print as Python's do)
     return str(int(value)) if float(value).is_integer() else str(float(value))  # 1.0 is the class 1
 
 
-def _labels(series: pd.Series) -> np.ndarray:
-    """Each row's class as normalised text; only the distinct values are converted."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    names = np.array([*(_label(v) for v in uniques), MISSING], dtype=str)
-    return names[codes]  # the sentinel -1 picks MISSING, the last name
+def _labels(*series: pd.Series) -> list[np.ndarray]:
+    """Each row's class as normalised text; only the distinct values are converted. Bools read as 1
+    and 0 when another series holds numbers (bool labels against a model's 0/1 predictions)."""
+    bools_as_numbers = any(map(_is_number, series)) and any(map(pd.api.types.is_bool_dtype, series))
+    texts = []
+    for one in series:
+        codes, uniques = pd.factorize(one, use_na_sentinel=True)
+        names = np.array([*(_label(v, bools_as_numbers) for v in uniques), MISSING], dtype=str)
+        texts.append(names[codes])  # the sentinel -1 picks MISSING, the last name
+    return texts
 
 
 def _numeric_order(label: str) -> tuple[int, float, str]:
@@ -116,7 +124,7 @@ class ClassAgreement(_AsDict):
 
 def class_agreement(holder: pd.Series, candidate: pd.Series, *, seed: int = 0, resamples: int = 1000) -> ClassAgreement:
     _check_aligned(holder, candidate, resamples=resamples)
-    h, c = _labels(holder), _labels(candidate)
+    h, c = _labels(holder, candidate)
     n = h.size
     disagreeing = int(np.count_nonzero(h != c))
     # Drawing n rows with replacement picks a disagreeing row with probability k/n each time, so a
@@ -132,8 +140,7 @@ def class_agreement(holder: pd.Series, candidate: pd.Series, *, seed: int = 0, r
         {"holder": names[cell // m], "candidate": names[cell % m], "rows": int(rows)}
         for cell, rows in zip(cells.tolist(), counts.tolist(), strict=True)
     ]
-    holder_counts = np.bincount(codes[:n], minlength=m).tolist()
-    candidate_counts = np.bincount(codes[n:], minlength=m).tolist()
+    holder_shares, candidate_shares = ((np.bincount(side, minlength=m) / n).tolist() for side in (codes[:n], codes[n:]))
     return ClassAgreement(
         rows=n,
         disagreeing=disagreeing,
@@ -141,8 +148,8 @@ def class_agreement(holder: pd.Series, candidate: pd.Series, *, seed: int = 0, r
         interval=_interval(draws),
         confusion=confusion,
         classes=names,
-        holder_shares={k: v / n for k, v in zip(names, holder_counts, strict=True)},
-        candidate_shares={k: v / n for k, v in zip(names, candidate_counts, strict=True)},
+        holder_shares=dict(zip(names, holder_shares, strict=True)),
+        candidate_shares=dict(zip(names, candidate_shares, strict=True)),
     )
 
 
@@ -177,7 +184,7 @@ def value_differences(holder: pd.Series, candidate: pd.Series) -> ValueDifferenc
 def most_different_rows(holder: pd.Series, candidate: pd.Series, *, limit: int = 100) -> list:
     """Index labels of differing rows: classes in index order, values by |candidate - holder|, largest first."""
     if predictions_kind(holder, candidate) == "classes":
-        positions = np.flatnonzero(_labels(holder) != _labels(candidate))
+        positions = np.flatnonzero(np.not_equal(*_labels(holder, candidate)))
     else:
         h, c = _floats(holder), _floats(candidate)
         gap = np.nan_to_num(np.abs(c - h), nan=0.0, posinf=np.inf)
@@ -191,12 +198,14 @@ def most_different_rows(holder: pd.Series, candidate: pd.Series, *, limit: int =
 def prediction_drift(
     holder: pd.Series, candidate: pd.Series, *, method: str = "", threshold: float | None = None
 ) -> dict:
-    """The monitor's drift statistic between the predictions: the holder's are the reference."""
+    """The monitor's drift statistic between the predictions: the holder's are the reference, the
+    candidate's the current window. ValueError when values are compared and the holder gave no number."""
     kind = predictions_kind(holder, candidate)
     values = None
     if kind == "classes":
-        profile = profiles.profile_categorical(pd.Series(_labels(holder)))
-        current = profiles.bin_categorical(pd.Series(_labels(candidate)))
+        reference, current_texts = _labels(holder, candidate)
+        profile = profiles.profile_categorical(pd.Series(reference))
+        current = profiles.bin_categorical(pd.Series(current_texts))
     else:
         values = _floats(candidate)
         profile = profiles.profile_numeric(_floats(holder))
@@ -312,7 +321,7 @@ def _prepare(
     keep = labels.notna().to_numpy()
     if not keep.any():
         return None
-    texts = [_labels(s[keep]) for s in (labels, *predictions)]
+    texts = _labels(*(s[keep] for s in (labels, *predictions)))
     found = set(np.unique(np.concatenate(texts)).tolist())
     answers = found - {MISSING}  # a missing prediction is wrong, never a class of its own to average over
     # 0/1 and False/True are binary with positive 1 and True even when a sample shows only 0 or False.

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as sk
 
@@ -113,6 +113,9 @@ def test_classes_of_different_dtypes_compare_by_their_text():
     assert class_agreement(ints, floats).disagreeing == 0
     assert class_agreement(ints, strings).disagreeing == 0
     assert class_agreement(ints, strings).classes == ["0", "1"]
+    bools = pd.Series([False, True, True])
+    assert class_agreement(bools, ints).disagreeing == 0  # True is 1 beside numbers
+    assert class_agreement(bools, pd.Series(["False", "True", "False"])).classes == ["False", "True"]
 
 
 def test_a_missing_prediction_is_a_class_of_its_own():
@@ -209,8 +212,8 @@ def test_most_different_values_come_largest_difference_first_and_a_missing_one_b
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(finite, finite), min_size=1, max_size=50))
 def test_most_different_values_never_grow_down_the_list(pairs):
-    holder = pd.Series([h + 0.5 for h, _ in pairs])  # not integers: these are values
-    candidate = pd.Series([c + 0.5 for _, c in pairs])
+    holder, candidate = pd.Series([h for h, _ in pairs]), pd.Series([c for _, c in pairs])
+    assume(predictions_kind(holder, candidate) == "values")  # a few integers would be classes
     gaps = (candidate - holder).abs()
     rows = most_different_rows(holder, candidate)
     assert list(gaps[rows]) == sorted(gaps[rows], reverse=True)
@@ -356,6 +359,9 @@ def test_integer_labels_and_text_predictions_compare_as_one_class():
         metric="accuracy", labels=labels, holder=pd.Series(["0", "1", "0", "0", "1"]), candidate=labels.astype(float)
     )
     assert (result.holder, result.candidate) == (0.8, 1.0)
+    bools, ints = pd.Series([True, False, True, True]), pd.Series([1, 0, 0, 1])
+    f1 = metric_comparison(metric="f1", labels=bools, holder=ints, candidate=ints)
+    assert f1.holder == pytest.approx(sk.f1_score(bools, ints.astype(bool)))
 
 
 def test_the_paired_bootstrap_does_not_depend_on_its_chunk_size(monkeypatch):
