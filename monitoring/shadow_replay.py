@@ -153,16 +153,22 @@ class ReplayResult:
 
 def model_download(*, model_name: str, version: int, tracking_uri: str, into: Path) -> Path:
     """Download models:/<name>/<version> into `into` in this process, so MLflow's credentials (read
-    from this process's environment) never reach the child that loads it. The tracking and registry
-    URIs are passed explicitly: MLflow's process-wide URIs and environment are left as they were."""
-    import mlflow.artifacts
+    from this process's environment) never reach the child that loads it. Returns the model's
+    directory (the one holding MLmodel).
 
+    The URIs are passed to MLflow explicitly and MLflow's process-wide ones are neither read nor
+    changed (a Celery worker's other threads may be using them). Not `download_artifacts` on the
+    models:/ URI itself: MLflow 3.17 resolves a models:/ URI through the process-wide registry URI
+    whatever registry_uri it is given (ModelsArtifactRepository._get_model_uri_infos). The version's
+    download URI (where its files are stored, e.g. mlflow-artifacts:/...) has no such detour."""
+    import mlflow.artifacts
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    location = client.get_model_version_download_uri(model_name, str(version))
     into.mkdir(parents=True, exist_ok=True)
     local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{model_name}/{version}",
-        dst_path=str(into),
-        tracking_uri=tracking_uri,
-        registry_uri=tracking_uri,
+        artifact_uri=location, dst_path=str(into), tracking_uri=tracking_uri, registry_uri=tracking_uri
     )
     return Path(local)
 
