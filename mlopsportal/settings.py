@@ -13,6 +13,7 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -293,6 +294,22 @@ MONITORING_LOST_WORK_AFTER_SECONDS = env.float("PORTAL_MONITORING_LOST_WORK_AFTE
 # a window not finished after this many attempts is stopped as failed instead of retried for ever.
 DRIFT_RUN_LOST_WORKER_RETRY_DELAY = env.float("PORTAL_DRIFT_RUN_LOST_WORKER_RETRY_DELAY", default=10.0)
 DRIFT_RUN_MAX_ATTEMPTS = env.int("PORTAL_DRIFT_RUN_MAX_ATTEMPTS", default=3)
+# Shadow evaluation (monitoring/shadow.py): before a promotion is decided, the candidate and the
+# alias's holder are run on a sample of what production sent the model's monitor over the last
+# SHADOW_DAYS days (at most SHADOW_MAX_ROWS rows, spread evenly over the days), each in a child
+# process with no secrets in its environment, SHADOW_SECONDS and SHADOW_MEMORY_MB at most. The jobs
+# go to their own queue, so an installation can give them workers of their own (README: Shadow).
+SHADOW_DAYS = env.int("PORTAL_SHADOW_DAYS", default=7)
+SHADOW_MAX_ROWS = env.int("PORTAL_SHADOW_MAX_ROWS", default=20_000)
+SHADOW_SECONDS = env.float("PORTAL_SHADOW_SECONDS", default=120.0)
+SHADOW_MEMORY_MB = env.int("PORTAL_SHADOW_MEMORY_MB", default=4096)
+# A replay older than this no longer speaks for the traffic: the check says "cannot tell".
+SHADOW_MAX_AGE_HOURS = env.float("PORTAL_SHADOW_MAX_AGE_HOURS", default=24.0)
+# A worker started without --queues takes both queues (what `make run` does); a dedicated replay
+# worker is `celery -A mlopsportal worker --queues <SHADOW_QUEUE>`, the others `--queues celery`.
+SHADOW_QUEUE = env("PORTAL_SHADOW_QUEUE", default=f"{CELERY_TASK_DEFAULT_QUEUE}-shadow")
+CELERY_TASK_ROUTES = {"monitoring.tasks.shadow_evaluation_execute": {"queue": SHADOW_QUEUE}}
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(SHADOW_QUEUE))
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

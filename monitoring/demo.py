@@ -169,3 +169,33 @@ def demo_step(*, now: datetime | None = None) -> None:
     """The step `manage.py demo` runs (registered in MonitoringConfig.ready)."""
     if Project.objects.filter(slug=DEMO_PROJECT_SLUG).exists():
         demo_load(project_slug=DEMO_PROJECT_SLUG, model_name=DEMO_MODEL_NAME, now=now)
+
+
+def demo_shadow_step() -> None:
+    """The demo's pending requests each get a shadow evaluation on the churn monitor's last week,
+    run here rather than left to a worker, so the review page tells its story on first visit. A
+    replay older than the check's freshness limit (a demo loaded days ago) is run again."""
+    from registry.promotion_models import PromotionRequest, PromotionState
+
+    from . import shadow
+
+    pending = PromotionRequest.objects.filter(
+        registered_model__name=DEMO_MODEL_NAME, state=PromotionState.PENDING
+    ).select_related("registered_model")
+    for promotion in pending:
+        holder = (promotion.registered_model.aliases or {}).get(promotion.target_alias)
+        holder_version = int(holder) if holder is not None else None
+        latest = shadow.shadow_evaluation_latest(
+            model_name=DEMO_MODEL_NAME, candidate_version=promotion.version, holder_version=holder_version
+        )
+        if latest is not None and latest.status == latest.Status.DONE and shadow.shadow_is_fresh(latest):
+            continue
+        evaluation = shadow.shadow_evaluation_queue(
+            model_name=DEMO_MODEL_NAME,
+            alias=promotion.target_alias,
+            candidate_version=promotion.version,
+            holder_version=holder_version,
+            request=promotion,
+        )
+        if evaluation is not None and shadow.shadow_evaluation_claim(evaluation_id=evaluation.pk):
+            shadow.shadow_evaluation_run(evaluation_id=evaluation.pk)

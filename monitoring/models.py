@@ -505,3 +505,66 @@ class RetrainEvent(models.Model):
 
     def __str__(self) -> str:
         return f"Retrain {self.pk} of monitor {self.monitor_id}: {self.status}"
+
+
+class ShadowEvaluation(models.Model):
+    """A candidate version and the alias's current holder run on a sample of the rows production
+    sent to one of the model's monitors (monitoring/shadow.py). A fact about two versions and that
+    traffic: the gate's "shadow" check reads the latest one for the versions it is asked about."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Could not run"
+
+    model_name = models.CharField(max_length=255)
+    alias = models.CharField(max_length=255)
+    candidate_version = models.PositiveIntegerField()
+    holder_version = models.PositiveIntegerField(null=True, blank=True)  # null: nothing holds the alias
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="shadow_evaluations")
+    # The request that asked for it, if any (a reviewer's "Run again" names one too).
+    request = models.ForeignKey(
+        "registry.PromotionRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # {"rows", "batches", "days", "from", "to", "days_back", "max_rows"}: what was replayed
+    sample = models.JSONField(default=dict, blank=True)
+    results = models.JSONField(default=dict, blank=True)  # see monitoring/shadow.py shadow_results
+    error = models.TextField(blank=True)  # why it could not run (the portal's side, not the model's)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A second request for the same comparison joins the replay already on its way. Two
+            # constraints, as NULL (no holder) is never equal to NULL in a unique index.
+            models.UniqueConstraint(
+                fields=["model_name", "candidate_version", "holder_version", "monitor"],
+                condition=Q(status__in=["queued", "running"], holder_version__isnull=False),
+                name="one_open_shadow_evaluation",
+            ),
+            models.UniqueConstraint(
+                fields=["model_name", "candidate_version", "monitor"],
+                condition=Q(status__in=["queued", "running"], holder_version__isnull=True),
+                name="one_open_shadow_evaluation_no_holder",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["model_name", "candidate_version", "-created_at"], name="shadow_model_candidate"),
+        ]
+
+    def __str__(self) -> str:
+        holder = f"v{self.holder_version}" if self.holder_version else "no holder"
+        return f"Shadow evaluation of {self.model_name} v{self.candidate_version} against {holder}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("monitoring:shadow_detail", kwargs={"pk": self.pk})
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

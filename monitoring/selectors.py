@@ -12,7 +12,16 @@ from django.db.models.functions import Coalesce
 from registry.errors import PortalError
 from registry.selectors import projects_visible_to
 
-from .models import Alert, DriftRun, FeatureDriftResult, InferenceBatch, Monitor, RetrainEvent, SchemaMismatch
+from .models import (
+    Alert,
+    DriftRun,
+    FeatureDriftResult,
+    InferenceBatch,
+    Monitor,
+    RetrainEvent,
+    SchemaMismatch,
+    ShadowEvaluation,
+)
 
 
 class MonitorStatus:
@@ -155,3 +164,14 @@ def alerts_filtered(*, user: AbstractBaseUser | AnonymousUser, filters: Mapping[
             raise PortalError(f"{name}: one of {choices}.", fields={name: [f"One of {choices}."]})
         alerts = alerts.filter(**{name: value})
     return alerts
+
+
+def shadow_evaluations_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ShadowEvaluation]:
+    """Shadow evaluations show the rows production sent a monitor and what two versions of a model
+    made of them: visible to whoever may see both the monitor and the model."""
+    from registry.mirror_selectors import registered_models_visible_to
+
+    models = registered_models_visible_to(user=user).values("name")
+    return ShadowEvaluation.objects.filter(
+        monitor__in=monitors_visible_to(user=user), model_name__in=models
+    ).select_related("monitor", "monitor__project")

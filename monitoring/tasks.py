@@ -142,3 +142,18 @@ def lost_work_sweep(self) -> None:  # noqa: ANN001
             task.delay(pk)
     if any(vars(work).values()):
         logger.info("Lost work sent again: %s", {kind: len(ids) for kind, ids in vars(work).items() if ids})
+    from .shadow import shadow_evaluations_lost
+
+    for pk in shadow_evaluations_lost():
+        shadow_evaluation_execute.delay(pk)
+
+
+# On its own queue (settings.SHADOW_QUEUE, routed in CELERY_TASK_ROUTES): loading a model runs code
+# its author wrote, so an installation may give these jobs workers of their own. The model processes
+# the job starts have their own time limit; the task's limits only bound the job around them.
+@shared_task(ignore_result=True, acks_late=True, soft_time_limit=900, time_limit=960)
+def shadow_evaluation_execute(evaluation_id: int) -> None:
+    from . import shadow
+
+    if shadow.shadow_evaluation_claim(evaluation_id=evaluation_id):
+        shadow.shadow_evaluation_run(evaluation_id=evaluation_id)

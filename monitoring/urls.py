@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import shadow_views, views
 
 app_name = "monitoring"
 
@@ -27,4 +27,6 @@ urlpatterns = [
     path("alerts/", views.alert_list, name="alert_list"),
     path("alerts/bulk/", views.alert_bulk, name="alert_bulk"),
     path("alerts/<int:pk>/<str:verb>/", views.alert_change, name="alert_change"),
+    path("shadow/<int:pk>/", shadow_views.shadow_detail, name="shadow_detail"),
+    path("shadow/run/", shadow_views.shadow_run, name="shadow_run"),
 ]

@@ -244,13 +244,16 @@ def celery_worker(transactional_db, celery_queue: str) -> Iterator[object]:
 
     app.conf.task_default_queue = celery_queue
     app.conf.task_always_eager = False
+    # The shadow replay's own queue (settings.SHADOW_QUEUE), made ours too.
+    shadow_queue = f"{celery_queue}-shadow"
+    app.conf.task_routes = {"monitoring.tasks.shadow_evaluation_execute": {"queue": shadow_queue}}
     with start_worker(
         app,
         pool="threads",
         concurrency=2,
         perform_ping_check=False,
         loglevel="WARNING",
-        queues=[celery_queue],
+        queues=[celery_queue, shadow_queue],
         shutdown_timeout=30,
     ) as worker:
         yield worker

@@ -76,3 +76,52 @@
     });
   });
 })();
+
+// The shadow replay: "Run again" posts without leaving the page, and while a replay is queued or
+// running (#review-live carries data-running) the page's content is fetched again every two seconds
+// until it has finished, so the check's verdict appears in place.
+(function () {
+  "use strict";
+  if (!window.fetch || !window.DOMParser) return;
+  var POLL_MS = 2000, MAX_POLLS = 300;
+
+  function refresh() {
+    return fetch(window.location.pathname, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("review-live");
+        if (fresh) document.getElementById("review-live").replaceWith(fresh);
+        return fresh;
+      });
+  }
+
+  function follow(round) {
+    var live = document.getElementById("review-live");
+    if (!live || !live.dataset.running || round > MAX_POLLS) return;
+    window.setTimeout(function () {
+      refresh().then(function () { follow(round + 1); }).catch(function () { follow(round + 1); });
+    }, POLL_MS);
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-shadow-run]");
+    if (!form) return;
+    event.preventDefault();
+    var state = form.querySelector("[data-shadow-state]");
+    form.querySelector("button").disabled = true;
+    fetch(form.action, { method: "POST", body: new FormData(form), headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.json().then(function (body) { return { ok: response.ok, body: body }; }); })
+      .then(function (answer) {
+        if (!answer.ok) {
+          state.textContent = answer.body.error ? answer.body.error.message : "Refused.";
+          form.querySelector("button").disabled = false;
+          return;
+        }
+        state.textContent = answer.body.message;
+        return refresh().then(function () { follow(0); });
+      })
+      .catch(function () { state.textContent = "Could not reach the portal."; form.querySelector("button").disabled = false; });
+  });
+
+  follow(0);
+})();
