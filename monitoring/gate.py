@@ -212,7 +212,8 @@ def shadow_gate_check(context: Any) -> CheckOutcome:
             "shadow",
             CheckStatus.CANNOT_TELL,
             f"Cannot tell yet: the replay on “{evaluation.monitor.name}”'s traffic is "
-            f"{evaluation.get_status_display().lower()} (since {_ago(evaluation.started_at or evaluation.created_at)}).",
+            f"{evaluation.get_status_display().lower()} "
+            f"(since {_ago(evaluation.started_at or evaluation.created_at)}).",
             details,
         )
     if evaluation.status == ShadowEvaluation.Status.FAILED:
