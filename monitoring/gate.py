@@ -97,7 +97,8 @@ def shadow_outcome(
     rows = candidate["accepted_rows"] + candidate["rejected_rows"]
     rejected_share = candidate["rejected_rows"] / rows if rows else 0.0
     if candidate["rejected_rows"] and rejected_share > max_rejected_share:
-        first = candidate["rejections"][0]["error"] if candidate["rejections"] else ""
+        first = candidate["rejections"][0] if candidate["rejections"] else {}
+        first = first.get("reason") or first.get("error", "")
         return CheckOutcome(
             "shadow",
             CheckStatus.FAILED,

@@ -235,7 +235,14 @@ def _model_summary(replay: Any, version: int | None) -> dict[str, Any]:
         "rejected_rows": replay.rejected_rows,
         "rejected_batches": len(rejected),
         "rejections": [
-            {"batch_id": b.batch_id, "rows": b.rows, "error": b.error, "expected": b.expected, "received": b.received}
+            {
+                "batch_id": b.batch_id,
+                "rows": b.rows,
+                "reason": b.reason or b.error[:300],
+                "error": b.error[:4000],  # MLflow's whole message quotes rows: kept short
+                "expected": b.expected,
+                "received": b.received,
+            }
             for b in rejected[:REJECTED_BATCHES_KEPT]
         ],
         "ms_per_1000_rows": replay.ms_per_1000_rows,

@@ -1,13 +1,15 @@
 """Demo content for the promotion gate, on the demo's `churn-classifier` (registry/demo_mlflow.py:
-three versions, @champion at v2, @challenger at v3).
+four versions, @champion at v2, @challenger at v3).
 
 - a default policy: @champion and @production governed, one approval, f1 not worse by more than
   0.01, signature compatible, override allowed with a reason;
 - history: v1 then v2 promoted to @production through the gate (the alias really moves in MLflow),
   and v3 to @production rejected;
-- the queue: v3 → @champion pending, v1 → @champion pending with a failing f1. The queue is a demo
-  step of its own that runs after the monitors' (order 35 > 30), so its request-time checks see the
-  churn monitor's drift as a reviewer would today, instead of "no monitor watches the model".
+- the queue: v3 → @champion pending, v1 → @champion pending with a failing f1, v4 → @champion
+  pending, whose signature takes support_calls as an integer: its shadow evaluation shows MLflow
+  refusing every batch production sent. The queue is a demo step of its own that runs after the
+  monitors' (order 35 > 30), so its request-time checks see the churn monitor's drift as a reviewer
+  would today, instead of "no monitor watches the model".
 
 Idempotent: each request is made only if that version has none for that alias yet. Runs through the
 services, so the audit log holds the same events real use would write.
@@ -34,6 +36,7 @@ HISTORY = (
 QUEUE = (
     (3, "champion", "October retrain: better f1 on the holdout, same inputs."),
     (1, "champion", "Roll the campaign scoring back to the simpler first model."),
+    (4, "champion", "November retrain on the new warehouse export: support calls counted as integers."),
 )
 
 

@@ -38,9 +38,12 @@ def test_the_demo_logs_the_quickstart_the_churn_model_and_notebook_runs_once(mlf
     # The session's MLflow server is shared: the gate's demo may have added "production" already.
     assert {"champion": 2, "challenger": 3}.items() <= churn.aliases.items()
     versions = list(churn.versions.order_by("version"))
-    assert len(versions) == 3
+    assert len(versions) == 4
     assert all(v.run.git_commit and v.run.datasets and v.signature_inputs for v in versions)
-    assert len({v.run.datasets[0]["digest"] for v in versions}) == 3
+    assert len({v.run.datasets[0]["digest"] for v in versions}) == 4
+    # v4 takes support_calls as an integer: what production sends (float32) no longer fits.
+    calls = {v.version: {c["name"]: c["type"] for c in v.signature_inputs}["support_calls"] for v in versions}
+    assert calls == {1: "float", 2: "float", 3: "float", 4: "long"}
 
     notebooks = Experiment.objects.get(name="demand-forecast-notebooks")
     assert notebooks.project.slug == "demand-forecasting"
