@@ -13,7 +13,7 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -309,7 +309,11 @@ SHADOW_MAX_AGE_HOURS = env.float("PORTAL_SHADOW_MAX_AGE_HOURS", default=24.0)
 # worker is `celery -A mlopsportal worker --queues <SHADOW_QUEUE>`, the others `--queues celery`.
 SHADOW_QUEUE = env("PORTAL_SHADOW_QUEUE", default=f"{CELERY_TASK_DEFAULT_QUEUE}-shadow")
 CELERY_TASK_ROUTES = {"monitoring.tasks.shadow_evaluation_execute": {"queue": SHADOW_QUEUE}}
-CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(SHADOW_QUEUE))
+# Each queue bound under its own name: a queue declared without a key would get the default one
+# and receive a copy of every default task.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, SHADOW_QUEUE)
+)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
