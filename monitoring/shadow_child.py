@@ -20,10 +20,11 @@ WORKDIR holds `job.json` ({"model_path", "memory_mb", "batches": [{"batch_id", "
   the rows of accepted batches only;
 - `result.json`: errors, per-batch outcomes, notes and timings (written last, atomically).
 
-Each batch goes through `PyFuncModel.predict` on its own, so MLflow's own signature enforcement
-accepts or rejects it; a rejection is recorded with MLflow's text and the expected and received
-columns, and the next batch is tried. A model that cannot be loaded, or runs out of memory, is a
-model-level error.
+Batches go through `PyFuncModel.predict`, so MLflow's own signature enforcement accepts or
+rejects each; a rejection is recorded with MLflow's text and the expected and received columns,
+and the next batch is tried. Consecutive batches with the same numeric columns and dtypes (which
+that enforcement judges alike) are predicted in one call, and one by one if that call fails.
+A model that cannot be loaded, or runs out of memory, is a model-level error.
 
 What this process is NOT protected from, and what it can still do: it runs as the same OS user as
 the portal's worker, so the model's code can read any file that user can read (settings files,
@@ -47,11 +48,15 @@ import resource  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 import warnings  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 ERROR_CHARS = 20_000  # MLflow's schema errors quote a preview of the rows; a model's own text is unbounded
 WARNINGS_PER_BATCH = 10
+# Consecutive batches of the same columns and dtypes are predicted together up to these sizes.
+GROUP_BYTES = 64 * 1024 * 1024
+GROUP_ROWS = 250_000
 
 
 def progress(workdir: Path, event: str, **fields: Any) -> None:
@@ -218,6 +223,122 @@ def reason_of(message: str) -> str:
     return tail.strip() if sep and head.startswith("Failed to enforce schema") else message[:2000]
 
 
+@contextlib.contextmanager
+def import_clock(spent: list[float]) -> Iterator[None]:
+    """Seconds spent importing modules inside the block (outermost imports only): most of a load
+    is often importing the flavour's libraries (scikit-learn, scipy, skops ~2 s), which a
+    long-lived process would have imported once. Covers `import` statements and
+    importlib.import_module looked up at call time, as MLflow's loaders do."""
+    import builtins
+    import importlib
+
+    depth = [0]
+
+    def timed(function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if depth[0]:
+                return function(*args, **kwargs)
+            depth[0] += 1
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+                depth[0] -= 1
+
+        return wrapper
+
+    original_import, original_import_module = builtins.__import__, importlib.import_module
+    builtins.__import__ = timed(original_import)
+    importlib.import_module = timed(original_import_module)
+    try:
+        yield
+    finally:
+        builtins.__import__ = original_import
+        importlib.import_module = original_import_module
+
+
+def group_key(frame: Any) -> tuple | None:
+    """Batches with the same column names and numeric or boolean dtypes get the same verdict from
+    MLflow's signature enforcement, which checks these by name and dtype, not by value: they are
+    predicted in one call (per-call overhead of MLflow and the model counts, batches being small).
+    Any other dtype (strings, objects, dates) goes one batch at a time."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if any(not (is_numeric_dtype(dtype) or is_bool_dtype(dtype)) for dtype in frame.dtypes):
+        return None
+    return tuple((str(name), str(dtype)) for name, dtype in frame.dtypes.items())
+
+
+def predict_one(model: Any, batch: dict[str, Any], frame: Any, expected: list[dict[str, Any]]) -> tuple:
+    """(outcome, values or None when rejected, note) for one batch; MemoryError propagates."""
+    outcome: dict[str, Any] = {"batch_id": batch["batch_id"], "rows": len(frame), "error": "", "warnings": []}
+    try:
+        output, seconds, outcome["warnings"] = predict_batch(model, frame)
+        values, note = one_per_row(output, len(frame))
+    except MemoryError:
+        raise
+    except BaseException as exc:  # the model's code may raise anything
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        text = str(exc) or type(exc).__name__
+        outcome.update(
+            error=cut(text),
+            reason=reason_of(text),
+            exception=type(exc).__name__,
+            expected=expected,
+            received=frame_columns(frame),
+        )
+        return outcome, None, ""
+    outcome["predict_seconds"] = seconds
+    return outcome, values, note
+
+
+def warm_up(model: Any, frame: Any) -> float:
+    """One prediction on the first row, not timed as predicting: a model's first call pays one-off
+    costs (lazy imports, caches; ~25 ms for a scikit-learn pipeline) that would otherwise weigh on
+    the timing of whichever model has fewer rows. Its outcome does not matter; a rejection
+    here is found again on the batch."""
+    start = time.perf_counter()
+    with contextlib.suppress(Exception):
+        predict_batch(model, frame.head(1))
+    return time.perf_counter() - start
+
+
+def predict_group(model: Any, items: list[tuple[dict[str, Any], Any]], expected: list[dict[str, Any]]) -> list:
+    """Batches of one group_key in one predict call, split back by rows (time shared by rows);
+    if that call fails, each batch on its own, so each gets its own verdict and error text."""
+    import pandas as pd
+
+    if len(items) > 1:
+        whole = pd.concat([frame for _, frame in items], ignore_index=True)
+        try:
+            output, seconds, caught = predict_batch(model, whole)
+            values, note = one_per_row(output, len(whole))
+        except MemoryError:
+            raise
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+        else:
+            done, first = [], 0
+            for batch, frame in items:
+                rows = len(frame)
+                outcome = {
+                    "batch_id": batch["batch_id"],
+                    "rows": rows,
+                    "error": "",
+                    "warnings": caught,
+                    "predict_seconds": seconds * rows / len(whole),
+                }
+                done.append((outcome, values[first : first + rows], note))
+                first += rows
+            return done
+        finally:
+            del whole
+    return [predict_one(model, batch, frame, expected) for batch, frame in items]
+
+
 def run(workdir: Path) -> dict[str, Any]:
     job = json.loads((workdir / "job.json").read_text(encoding="utf-8"))
     memory_mb = int(job.get("memory_mb") or 0)
@@ -244,9 +365,11 @@ def run(workdir: Path) -> dict[str, Any]:
     progress(workdir, "checked", notes=result["notes"])
 
     start = time.perf_counter()
+    load_imports = [0.0]
     try:
         # The requirement and Python version checks are done above, as notes, not as log warnings.
-        model = mlflow.pyfunc.load_model(model_path, suppress_warnings=True)
+        with import_clock(load_imports):
+            model = mlflow.pyfunc.load_model(model_path, suppress_warnings=True)
     except MemoryError as exc:
         result["error"] = memory_message(memory_mb, "while loading the model", exc)
         return result
@@ -258,41 +381,61 @@ def run(workdir: Path) -> dict[str, Any]:
         return result
     finally:
         result["load_seconds"] = time.perf_counter() - start
+        result["load_imports_seconds"] = load_imports[0]
     progress(workdir, "loaded", seconds=result["load_seconds"])
 
     expected = schema_columns(model)
     predictions: list[Any] = []
-    for position, batch in enumerate(job["batches"]):
+    pending: list[tuple[dict[str, Any], Any]] = []
+    pending_bytes = 0
+    batches = job["batches"]
+
+    def flush() -> bool:
+        """Predict the pending batches; False when the model ran out of memory."""
+        nonlocal pending_bytes
+        ids = [batch["batch_id"] for batch, _ in pending]
+        try:
+            done = predict_group(model, pending, expected)
+        except MemoryError as exc:
+            where = f"batch {ids[0]}" if len(ids) == 1 else f"batches {ids[0]} to {ids[-1]}"
+            result["error"] = memory_message(memory_mb, f"while predicting {where}", exc)
+            return False
+        for (batch, _), (outcome, values, note) in zip(pending, done, strict=True):
+            if values is not None:
+                result["predict_seconds"] += outcome["predict_seconds"]
+                if note and note not in result["notes"]:
+                    result["notes"].append(note)
+                first = int(batch["first_row"])
+                index = pd.RangeIndex(first, first + outcome["rows"])
+                predictions.append(pd.Series(values, index=index, name="prediction"))
+            result["batches"].append(outcome)
+            progress(workdir, "batch", batch_id=batch["batch_id"], error=bool(outcome["error"]))
+        pending.clear()
+        pending_bytes = 0
+        return True
+
+    for position, batch in enumerate(batches):
         start = time.perf_counter()
         frame = pd.read_parquet(workdir / batch["file"])
         result["read_seconds"] += time.perf_counter() - start
-        outcome: dict[str, Any] = {"batch_id": batch["batch_id"], "rows": len(frame), "error": "", "warnings": []}
-        try:
-            output, seconds, outcome["warnings"] = predict_batch(model, frame)
-            values, note = one_per_row(output, len(frame))
-        except MemoryError as exc:
-            result["error"] = memory_message(memory_mb, f"while predicting batch {batch['batch_id']}", exc)
+        if position == 0:
+            result["warmup_seconds"] = warm_up(model, frame)
+        size = int(frame.memory_usage(index=False, deep=False).sum())
+        key = group_key(frame)
+        joins = (
+            pending
+            and key is not None
+            and key == group_key(pending[-1][1])
+            and pending_bytes + size <= GROUP_BYTES
+            and sum(len(f) for _, f in pending) + len(frame) <= GROUP_ROWS
+        )
+        if pending and not joins and not flush():
             return result
-        except BaseException as exc:  # the model's code may raise anything
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            outcome.update(
-                error=cut(str(exc) or type(exc).__name__),
-                reason=reason_of(str(exc) or type(exc).__name__),
-                exception=type(exc).__name__,
-                expected=expected,
-                received=frame_columns(frame),
-            )
-        else:
-            result["predict_seconds"] += seconds
-            outcome["predict_seconds"] = seconds
-            if note and note not in result["notes"]:
-                result["notes"].append(note)
-            first = int(batch["first_row"])
-            predictions.append(pd.Series(values, index=pd.RangeIndex(first, first + len(frame)), name="prediction"))
-        result["batches"].append(outcome)
-        progress(workdir, "batch", position=position, batch_id=batch["batch_id"], error=bool(outcome["error"]))
+        pending.append((batch, frame))
+        pending_bytes += size
         del frame
+    if pending and not flush():
+        return result
 
     start = time.perf_counter()
     table = pd.concat(predictions) if predictions else pd.Series([], dtype="float64", name="prediction")

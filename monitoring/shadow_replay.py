@@ -118,7 +118,11 @@ class ModelReplay:
     predict_seconds: float = 0.0  # inside predict(), accepted batches only
     process_seconds: float = 0.0  # the child's whole wall time: interpreter, imports, load, predict, I/O
     notes: list[str] = field(default_factory=list)  # requirement mismatches, 2-D outputs, ...
-    imports_seconds: float = 0.0  # child start to pandas and MLflow imported
+    # Python's start and exit plus importing pandas and MLflow: what any replay pays before loading.
+    startup_seconds: float = 0.0
+    imports_seconds: float = 0.0  # the child script's start to pandas and MLflow imported (part of startup)
+    # Of load_seconds, importing the flavour's libraries (scikit-learn, scipy, skops: ~2 s cold).
+    load_imports_seconds: float = 0.0
     io_seconds: float = 0.0  # batches copied and read, predictions written and read back
     peak_rss_mb: float | None = None  # the child's own peak resident set, when it reported it
     exit_code: int | None = None  # negative: killed by that signal
@@ -318,8 +322,11 @@ def _result_read(replayed: ModelReplay, *, workdir: Path, result: dict[str, Any]
     replayed.error = str(result.get("error") or "")
     replayed.notes.extend(result.get("notes") or [])
     replayed.load_seconds = float(result.get("load_seconds") or 0.0)
+    replayed.load_imports_seconds = float(result.get("load_imports_seconds") or 0.0)
     replayed.predict_seconds = float(result.get("predict_seconds") or 0.0)
     replayed.imports_seconds = float(result.get("imports_seconds") or 0.0)
+    child_seconds = float(result.get("child_seconds") or replayed.process_seconds)
+    replayed.startup_seconds = max(0.0, replayed.process_seconds - child_seconds) + replayed.imports_seconds
     replayed.peak_rss_mb = result.get("peak_rss_mb")
     replayed.io_seconds = float(result.get("read_seconds") or 0.0) + float(result.get("write_seconds") or 0.0)
     replayed.batches = [

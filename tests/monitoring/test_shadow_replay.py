@@ -220,17 +220,23 @@ def test_two_identical_models_predict_the_same_on_every_row(models):
 
 def test_a_float64_batch_is_rejected_with_mlflows_reason_while_float32_batches_are_accepted(models):
     float32 = features(100, seed=1)
+    with_gap = features(40, seed=5)
+    with_gap.loc[7, "f1"] = np.nan
     batches = [
         BatchSample(batch_id=1, day="2026-11-01", frame=float32),
         BatchSample(batch_id=2, day="2026-11-02", frame=features(50, seed=2, dtype="float64").assign(extra=1.0)),
         BatchSample(batch_id=3, day="2026-11-03", frame=features(80, seed=3).assign(extra=2.0)),
         BatchSample(batch_id=4, day="2026-11-04", frame=features(30, seed=4).drop(columns="f2")),
+        # Same columns and dtypes as the next batch, so predicted together first: the model's own
+        # refusal of one row must still reject only its batch.
+        BatchSample(batch_id=5, day="2026-11-05", frame=with_gap),
+        BatchSample(batch_id=6, day="2026-11-06", frame=features(60, seed=6)),
     ]
 
     candidate = replay(models={"candidate": models.lr_v2}, batches=batches, limits=LIMITS).models["candidate"]
 
     assert candidate.error == ""
-    accepted, wrong_type, extra_column, missing_column = candidate.batches
+    accepted, wrong_type, extra_column, missing_column, missing_value, after = candidate.batches
     assert accepted.error == "" and accepted.expected == [] and accepted.received == []
     # float64 where the signature says float32: MLflow refuses to narrow it, naming the first column.
     assert "Incompatible input types for column f0. Can not safely convert float64 to float32." in wrong_type.error
@@ -243,11 +249,15 @@ def test_a_float64_batch_is_rejected_with_mlflows_reason_while_float32_batches_a
     assert missing_column.reason == "Model is missing inputs ['f2']."
     assert {"name": "f2", "type": "float", "required": True} in missing_column.expected
     assert [column["name"] for column in missing_column.received] == ["f0", "f1", "f3"]
+    assert "Input X contains NaN" in missing_value.error  # scikit-learn's own refusal, past MLflow's checks
+    assert missing_value.received == [{"name": name, "type": "float32"} for name in FEATURES]
+    assert after.error == ""
 
-    assert candidate.accepted_rows == 180 and candidate.rejected_rows == 80 and candidate.rejected_batches == 2
-    # Positions in the whole sample: batch 1 is rows 0-99, batch 2 100-149, batch 3 150-229.
-    assert list(candidate.predictions.index) == [*range(0, 100), *range(150, 230)]
-    expected = models.sklearn_model.predict(pd.concat([float32, batches[2].frame[FEATURES]], ignore_index=True))
+    assert candidate.accepted_rows == 240 and candidate.rejected_rows == 120 and candidate.rejected_batches == 3
+    # Positions in the whole sample: batch 1 is rows 0-99, batch 2 100-149, batch 3 150-229, ...
+    assert list(candidate.predictions.index) == [*range(0, 100), *range(150, 230), *range(300, 360)]
+    kept = [float32, batches[2].frame[FEATURES], batches[5].frame]
+    expected = models.sklearn_model.predict(pd.concat(kept, ignore_index=True))
     np.testing.assert_array_equal(candidate.predictions.to_numpy(), expected)
 
 
