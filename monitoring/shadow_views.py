@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -10,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from registry.access import member_may, model_named
 from registry.errors import PermissionDenied, PortalError
-from registry.live import action_queued, action_refused
+from registry.live import action_queued, action_refused, wants_json
 
 from . import selectors, shadow
 from .shadow_charts import shadow_figures
@@ -66,7 +67,12 @@ def shadow_run(request: HttpRequest) -> HttpResponse:
             user=request.user, project=registered_model.project, permission=shadow.REQUEST_PERMISSION
         )
         if not allowed:
-            raise PermissionDenied("Only reviewers and the engineers of the model's project run shadow evaluations.")
+            refusal = PermissionDenied(
+                "Only reviewers and the engineers of the model's project run shadow evaluations."
+            )
+            if wants_json(request):  # the review page's script shows the message in place
+                return action_refused(request, error=refusal, redirect_to=back)
+            raise DjangoPermissionDenied(refusal.message)
         if not registered_model.versions.filter(version=version, deleted_at__isnull=True).exists():
             raise PortalError(f"{name} has no version {version}.", fields={"version": ["Unknown version."]})
         holder = (registered_model.aliases or {}).get(alias)

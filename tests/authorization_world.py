@@ -76,7 +76,7 @@ def build_world() -> World:
 
     from assessments.models import AnswerStatus, AttestedAnswer, Criterion
     from monitoring import services as monitoring_services
-    from monitoring.models import Alert
+    from monitoring.models import Alert, ShadowEvaluation
     from registry.models import Experiment
     from registry.promotion_models import GateAlert, PromotionRequest
     from registry.roles import Role
@@ -127,6 +127,9 @@ def build_world() -> World:
     alert = Alert.objects.create(
         monitor=monitor, kind=Alert.Kind.VOLUME, dedupe_key=f"m{monitor.pk}-volume", title="Few rows"
     )
+    evaluation = ShadowEvaluation.objects.create(
+        model_name=model.name, alias="champion", candidate_version=2, holder_version=1, monitor=monitor
+    )
     attested = Criterion.objects.filter(kind=Criterion.Kind.ATTESTED).order_by("code").first()
     AttestedAnswer.objects.create(
         project=project,
@@ -156,7 +159,10 @@ def build_world() -> World:
             "id": str(users["admin"].pk),
             "url": "no-such-admin-page/",
         },
-        bodies={"registry:project_mirror_link": {"model": model.name}},
+        bodies={
+            "registry:project_mirror_link": {"model": model.name},
+            "monitoring:shadow_run": {"model": model.name, "version": "2", "alias": "champion"},
+        },
         pk_for={
             "registry:gate_alert": gate_alert.pk,
             "registry:promotion": request.pk,
@@ -164,6 +170,7 @@ def build_world() -> World:
             "monitoring:monitor": monitor.pk,
             "monitor": monitor.pk,
             "monitoring:alert": alert.pk,
+            "monitoring:shadow": evaluation.pk,
             "alert": alert.pk,
         },
     )

@@ -177,6 +177,12 @@ MATRIX = {
     ("monitoring:alert_bulk", "POST"): "login 403 403 redirect redirect redirect",
     ("monitoring:alert_change", "GET"): "login 403 403 405 405 405",
     ("monitoring:alert_change", "POST"): "login 403 403 redirect redirect 404",
+    ("monitoring:shadow_detail", "GET"): "login 200 200 200 200 404",
+    ("monitoring:shadow_detail", "POST"): "login 405 405 405 405 405",
+    ("monitoring:shadow_run", "GET"): "login 405 405 405 405 405",
+    # Reviewers and the model's engineers may replay; the pilot's monitor has no traffic, so the
+    # allowed ones are sent back with that message. The outsider is told the model does not exist.
+    ("monitoring:shadow_run", "POST"): "login 403 redirect redirect redirect 404",
     ("assessments:portfolio", "GET"): "login 200 200 200 200 200",
     ("assessments:portfolio", "POST"): "login 405 405 405 405 405",
     ("assessments:portfolio_csv", "GET"): "login 200 200 200 200 200",
