@@ -16,7 +16,7 @@ What the child gets, and what that buys:
   its import path, and it imports nothing of the portal or Django;
 - its own session and process group, killed whole at the time limit and after it exits (so a
   model's own child processes go too, unless they start a session of their own);
-- RLIMIT_AS (address space) at the memory limit, and no core files;
+- RLIMIT_AS (address space) at the memory limit, RLIMIT_FSIZE on the files it writes, no core files;
 - its inputs are copies in its own work directory, removed afterwards, so one model cannot change
   the rows the other is given;
 - one process per model, in turn: a model that hangs, crashes or runs out of memory costs only
@@ -79,6 +79,9 @@ class ReplayLimits:
     # BLAS/OpenMP threads of the child: one keeps a replay from taking every core of a shared worker,
     # and every thread's stack and buffers count against the address-space limit.
     threads: int = 1
+    # RLIMIT_FSIZE: the largest file the child may write (its output log among them), so a model
+    # printing in a loop fills no disk before the time limit; past it the child dies of SIGXFSZ.
+    file_mb: int = 1024
 
 
 @dataclass
@@ -115,7 +118,8 @@ class ModelReplay:
     # rows of accepted batches only. The first column of a 2-D output (said so in `notes`).
     predictions: pd.Series = field(default_factory=_empty_predictions)
     load_seconds: float = 0.0
-    predict_seconds: float = 0.0  # inside predict(), accepted batches only
+    # Inside predict(), accepted batches only (batches predicted in one call share its time by rows).
+    predict_seconds: float = 0.0
     process_seconds: float = 0.0  # the child's whole wall time: interpreter, imports, load, predict, I/O
     notes: list[str] = field(default_factory=list)  # requirement mismatches, 2-D outputs, ...
     # Python's start and exit plus importing pandas and MLflow: what any replay pays before loading.
@@ -123,6 +127,7 @@ class ModelReplay:
     imports_seconds: float = 0.0  # the child script's start to pandas and MLflow imported (part of startup)
     # Of load_seconds, importing the flavour's libraries (scikit-learn, scipy, skops: ~2 s cold).
     load_imports_seconds: float = 0.0
+    warmup_seconds: float = 0.0  # a one-row prediction before the timed ones, for one-off first-call costs
     io_seconds: float = 0.0  # batches copied and read, predictions written and read back
     peak_rss_mb: float | None = None  # the child's own peak resident set, when it reported it
     exit_code: int | None = None  # negative: killed by that signal
@@ -226,15 +231,23 @@ def child_environment(*, workdir: Path, limits: ReplayLimits) -> dict[str, str]:
     return environment
 
 
-def _limits_setter(memory_mb: int) -> Callable[[], None]:
-    """What the child runs between fork and exec. Computed here, so the forked child only calls
-    setrlimit (preexec_fn runs in a copy of a process that may have other threads)."""
-    wanted = memory_mb * 1024 * 1024
-    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+def _limit(kind: int, megabytes: int) -> int:
+    """`megabytes` in bytes, or this process's own hard limit if lower (a child cannot raise it)."""
+    hard = resource.getrlimit(kind)[1]
+    wanted = megabytes * 1024 * 1024
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
+def _limits_setter(limits: ReplayLimits) -> Callable[[], None]:
+    """What the child runs between fork and exec. The values are computed here, so the forked
+    child only calls setrlimit (preexec_fn runs in a copy of a process that may have other threads,
+    where taking a lock could deadlock)."""
+    memory = _limit(resource.RLIMIT_AS, limits.memory_mb)
+    files = _limit(resource.RLIMIT_FSIZE, limits.file_mb)
 
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return apply
@@ -274,7 +287,7 @@ def _model_replay(
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_limits_setter(limits.memory_mb),  # only setrlimit, values computed before fork
+                preexec_fn=_limits_setter(limits),  # only setrlimit, values computed before fork
                 close_fds=True,
             )
             try:
@@ -323,6 +336,7 @@ def _result_read(replayed: ModelReplay, *, workdir: Path, result: dict[str, Any]
     replayed.notes.extend(result.get("notes") or [])
     replayed.load_seconds = float(result.get("load_seconds") or 0.0)
     replayed.load_imports_seconds = float(result.get("load_imports_seconds") or 0.0)
+    replayed.warmup_seconds = float(result.get("warmup_seconds") or 0.0)
     replayed.predict_seconds = float(result.get("predict_seconds") or 0.0)
     replayed.imports_seconds = float(result.get("imports_seconds") or 0.0)
     child_seconds = float(result.get("child_seconds") or replayed.process_seconds)

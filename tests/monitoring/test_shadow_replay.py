@@ -78,6 +78,22 @@ ENVIRONMENT_MODEL = """
 
     mlflow.models.set_model(EnvironmentReader())
 """
+CRASHING_MODEL = """
+    import os
+    import signal
+    import sys
+
+    import mlflow
+
+
+    class Crashing(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            print("tree node 4242 points past the end of the node array", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGSEGV)  # as a native extension reading out of bounds would
+
+
+    mlflow.models.set_model(Crashing())
+"""
 GREEDY_MODEL = """
     import mlflow
     import numpy as np
@@ -102,6 +118,7 @@ class Models:
     slow: Path
     environment: Path
     greedy: Path
+    crashing: Path
     sklearn_model: LogisticRegression
     pid_file: Path
     tracking_uri: str
@@ -131,7 +148,7 @@ def models(mlflow_server, mlflow_client, tmp_path_factory) -> Models:
     into = tmp_path_factory.mktemp("downloaded")
     pid_file = code_dir / "slow-model.pids"
     suffix = uuid.uuid4().hex[:8]
-    names = {kind: f"shadow-{kind}-{suffix}" for kind in ("lr", "proba", "raising", "slow", "env", "greedy")}
+    names = {kind: f"shadow-{kind}-{suffix}" for kind in ("lr", "proba", "raising", "slow", "env", "greedy", "crash")}
 
     train = features(500, seed=0)
     target = (train["f0"] + 0.5 * train["f1"] - train["f3"] > 0).astype(int)
@@ -159,6 +176,7 @@ def models(mlflow_server, mlflow_client, tmp_path_factory) -> Models:
         python_model_log(SLOW_MODEL.format(pid_file=str(pid_file)), directory=code_dir, name=names["slow"])
         python_model_log(ENVIRONMENT_MODEL, directory=code_dir, name=names["env"])
         python_model_log(GREEDY_MODEL, directory=code_dir, name=names["greedy"])
+        python_model_log(CRASHING_MODEL, directory=code_dir, name=names["crash"])
 
     def download(kind: str, version: int = 1) -> Path:
         return model_download(
@@ -173,6 +191,7 @@ def models(mlflow_server, mlflow_client, tmp_path_factory) -> Models:
         slow=download("slow"),
         environment=download("env"),
         greedy=download("greedy"),
+        crashing=download("crash"),
         sklearn_model=model,
         pid_file=pid_file,
         tracking_uri=mlflow_server.uri,
@@ -281,19 +300,26 @@ def test_a_model_that_hangs_is_killed_at_the_time_limit_with_its_whole_process_g
     limits = ReplayLimits(seconds=8, memory_mb=4096)
 
     start = time.monotonic()
-    result = replay(models={"candidate": models.slow, "holder": models.lr_v1}, batches=batches, limits=limits)
+    candidate = replay(models={"candidate": models.slow}, batches=batches, limits=limits).models["candidate"]
     elapsed = time.monotonic() - start
 
-    candidate, holder = result.models["candidate"], result.models["holder"]
     assert candidate.error.startswith("time limit of 8 s reached while predicting batch 9")
-    assert candidate.process_seconds < 8 + 2
-    assert candidate.predictions.empty
+    assert candidate.process_seconds < 8 + 2 and elapsed < 8 + 4
+    assert candidate.predictions.empty and candidate.batches == []
     model_pid, helper_pid = map(int, models.pid_file.read_text().split())
     # The model's process and the process it started: the group was killed, nothing of it runs on.
     assert candidate.process_group is not None and live_members(candidate.process_group) == []
     assert model_pid != helper_pid and not {model_pid, helper_pid} & set(live_members(candidate.process_group))
-    assert holder.error == "" and holder.accepted_rows == 10
-    assert elapsed < 8 + holder.process_seconds + 4
+
+
+def test_a_model_that_crashes_the_process_is_reported_with_the_signal_and_its_last_output(models):
+    batches = [BatchSample(batch_id=11, day="2026-11-11", frame=features(10, seed=11))]
+
+    candidate = replay(models={"candidate": models.crashing}, batches=batches, limits=LIMITS).models["candidate"]
+
+    assert candidate.error.startswith("the replay process was killed by SIGSEGV while predicting batch 11")
+    assert "tree node 4242 points past the end of the node array" in candidate.error
+    assert candidate.exit_code == -11 and candidate.predictions.empty
 
 
 def test_the_model_sees_none_of_the_portals_secrets_in_its_environment(models, monkeypatch):
