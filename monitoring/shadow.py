@@ -58,9 +58,19 @@ def _traffic(monitor: Monitor, *, now: datetime, days: int) -> QuerySet[Inferenc
 def shadow_monitor(*, model_name: str, alias: str, now: datetime | None = None) -> Monitor | None:
     """The monitor whose traffic stands for production: an active monitor of the model that
     received batches in the last SHADOW_DAYS days, the one following `alias` first."""
+    from registry.models import Project, RegisteredModel
+
     now = now or timezone.now()
+    candidates = Monitor.objects.filter(model_name=model_name, is_active=True)
+    # Only the model's own project's monitors: the check names the monitor and the page shows its
+    # rows to whoever may see the request. A model of no project takes internal projects' monitors.
+    model = RegisteredModel.objects.filter(name=model_name).only("project_id").first()
+    if model is not None and model.project_id:
+        candidates = candidates.filter(project_id=model.project_id)
+    else:
+        candidates = candidates.filter(project__visibility=Project.Visibility.INTERNAL)
     monitors = sorted(
-        Monitor.objects.filter(model_name=model_name, is_active=True),
+        candidates,
         key=lambda m: (m.alias != alias or m.version is not None, m.name),
     )
     return next((m for m in monitors if _traffic(m, now=now, days=settings.SHADOW_DAYS).exists()), None)

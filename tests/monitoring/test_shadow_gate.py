@@ -330,3 +330,13 @@ def test_the_verdict_follows_the_policys_limits(results, status, words):
     )
     assert outcome.status == status
     assert words in outcome.summary
+
+
+def test_another_projects_monitor_of_a_model_with_the_same_name_is_not_its_traffic(watched, engineer):
+    from monitoring.models import Monitor
+
+    from ..factories import ProjectFactory
+
+    other = ProjectFactory(name="Other team", visibility="private")
+    Monitor.objects.filter(model_name=watched.name).update(project=other)
+    assert shadow.shadow_monitor(model_name=watched.name, alias="champion") is None
