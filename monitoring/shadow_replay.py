@@ -17,15 +17,18 @@ What the child gets, and what that buys:
 - its own session and process group, killed whole at the time limit and after it exits (so a
   model's own child processes go too, unless they start a session of their own);
 - RLIMIT_AS (address space) at the memory limit, RLIMIT_FSIZE on the files it writes, no core files;
-- its inputs are copies in its own work directory, removed afterwards, so one model cannot change
-  the rows the other is given;
+- no file descriptor of the worker's (close_fds): no database or broker connection to reuse;
+- its own copies of the batches in its own work directory, removed afterwards: the candidate's
+  process is not handed the files the holder's reads (though, same user, it could look for them);
 - one process per model, in turn: a model that hangs, crashes or runs out of memory costs only
   its own results, and the two models' timings are not taken side by side on a shared CPU.
 
 What it does NOT do: the child runs as the same OS user as this worker. The model's code can read
 every file that user can read (settings files, a SQLite database, the MLflow artifacts of other
-models) and /proc of that user's processes (the worker's own environment among them), and it can
-open network connections. Full isolation is running the dedicated "shadow" Celery queue's workers
+models) and /proc of that user's processes (the worker's own environment among them), it can
+open network connections, and the processes it starts count against that user's process limit
+(only the time limit bounds a fork bomb; a model's subprocess that starts a session of its own
+escapes the group kill). Full isolation is running the dedicated "shadow" Celery queue's workers
 as a separate user without access to those files, or in a container without network. The child
 also writes its own result files, so a model written to deceive can misreport its own results.
 
