@@ -137,8 +137,8 @@ def main() -> None:
         print("Compare the ratios: absolute times follow the machine and its load.")
         print(f"{'':<44}{'holder (LR)':>14}{'candidate (RF)':>16}{'both':>10}")
 
-        def row(label: str, values: dict[str, float], fmt: str = "{:.3f}") -> None:
-            both = sum(values.values())
+        def row(label: str, values: dict[str, float], fmt: str = "{:.3f}", both: float | None = None) -> None:
+            both = sum(values.values()) if both is None else both
             cells = "".join(f"{fmt.format(values[role]):>{w}}" for role, w in (("holder", 14), ("candidate", 16)))
             print(f"{label:<44}{cells}{fmt.format(both):>10}")
 
@@ -161,7 +161,9 @@ def main() -> None:
             for r, m in models.items()
         }
         row("  other (requirement check, bookkeeping)", rest)
-        row("predict x floor", {r: m.predict_seconds / floor[r] for r, m in models.items()}, "{:.2f}")
+        predict_total = sum(m.predict_seconds for m in models.values())
+        ratios = {r: m.predict_seconds / floor[r] for r, m in models.items()}
+        row("predict x floor", ratios, "{:.2f}", both=predict_total / floor_total)
         row("ms per 1,000 rows inside predict", {r: m.ms_per_1000_rows or 0.0 for r, m in models.items()}, "{:.2f}")
         row("child peak RSS, MB", {r: m.peak_rss_mb or 0.0 for r, m in models.items()}, "{:.0f}")
         print(f"{'writing the sample to Parquet (once), s':<44}{result.write_seconds:>40.3f}")
