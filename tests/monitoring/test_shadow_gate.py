@@ -340,3 +340,41 @@ def test_another_projects_monitor_of_a_model_with_the_same_name_is_not_its_traff
     other = ProjectFactory(name="Other team", visibility="private")
     Monitor.objects.filter(model_name=watched.name).update(project=other)
     assert shadow.shadow_monitor(model_name=watched.name, alias="champion") is None
+
+
+def test_the_replay_has_a_queue_of_its_own_bound_under_its_own_name(settings):
+    from mlopsportal.celery import app
+
+    route = app.amqp.router.route({}, "monitoring.tasks.shadow_evaluation_execute")
+    assert route["queue"].name == settings.SHADOW_QUEUE
+    assert route["queue"].routing_key == settings.SHADOW_QUEUE  # not the default queue's key
+    default = app.amqp.router.route({}, "monitoring.tasks.batch_bin")["queue"]
+    assert default.routing_key != route["queue"].routing_key
+
+
+def test_the_lost_work_sweep_sends_stuck_replays_again_and_closes_dead_ones(watched, settings):
+    from monitoring.models import Monitor
+
+    monitor = Monitor.objects.get(model_name=watched.name)
+    now = timezone.now()
+    queued = ShadowEvaluation.objects.create(
+        model_name=watched.name, alias="champion", candidate_version=2, holder_version=1, monitor=monitor
+    )
+    dead = ShadowEvaluation.objects.create(
+        model_name=watched.name,
+        alias="champion",
+        candidate_version=3,
+        holder_version=1,
+        monitor=monitor,
+        status=ShadowEvaluation.Status.RUNNING,
+        started_at=now - timedelta(hours=2),
+    )
+    fresh = ShadowEvaluation.objects.create(
+        model_name=watched.name, alias="champion", candidate_version=2, holder_version=None, monitor=monitor
+    )
+    ShadowEvaluation.objects.filter(pk__in=[queued.pk, dead.pk]).update(created_at=now - timedelta(minutes=10))
+
+    assert shadow.shadow_evaluations_lost(now=now) == [queued.pk]  # the fresh one is still on its way
+    dead.refresh_from_db()
+    assert dead.status == ShadowEvaluation.Status.FAILED and "stopped before it finished" in dead.error
+    assert fresh.status == ShadowEvaluation.Status.QUEUED

@@ -204,6 +204,26 @@ def test_an_admin_edits_a_policy_and_the_change_is_audited(client, portal_admin)
     assert event.ip == "127.0.0.1"
 
 
+def test_the_policy_form_takes_the_shadow_limits_in_percent_and_refuses_impossible_ones(client, portal_admin):
+    model = mirror_model()
+    client.force_login(portal_admin)
+    url = f"/promotions/policies/{model.name}/"
+    fields = {"governed_aliases": "champion", "approvals_required": "1", "metric_direction": "higher"}
+    response = client.post(
+        url,
+        {**fields, "shadow_check": "on", "shadow_max_rejected_percent": "2", "shadow_max_disagreement_percent": "5"},
+    )
+    assert response.status_code == 302
+    policy = PromotionPolicy.objects.get(registered_model=model)
+    assert policy.shadow_check and policy.shadow_max_rejected_share == 0.02 and policy.shadow_max_disagreement == 0.05
+    assert 'value="5"' in client.get(url).content.decode()
+    for bad in ("150", "-1", "nan"):
+        refused = client.post(url, {**fields, "shadow_max_disagreement_percent": bad})
+        assert refused.status_code == 400, bad
+    policy.refresh_from_db()
+    assert policy.shadow_max_disagreement == 0.05  # nothing half-saved
+
+
 def test_the_audit_log_filters_and_exports_csv(client, reviewer, promotion, engineer):
     client.force_login(reviewer)
     page = client.get("/audit/?action=promotion.&user=erin").content.decode()
