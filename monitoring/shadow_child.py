@@ -23,7 +23,8 @@ WORKDIR holds `job.json` ({"model_path", "memory_mb", "batches": [{"batch_id", "
 Batches go through `PyFuncModel.predict`, so MLflow's own signature enforcement accepts or
 rejects each; a rejection is recorded with MLflow's text and the expected and received columns,
 and the next batch is tried. Consecutive batches with the same numeric columns and dtypes (which
-that enforcement judges alike) are predicted in one call, and one by one if that call fails.
+that enforcement judges alike) are predicted in one call, and one by one if that call fails; a
+model whose answer for a row depends on the other rows of the call would see the difference.
 A model that cannot be loaded, or runs out of memory, is a model-level error.
 
 What this process is NOT protected from, and what it can still do: it runs as the same OS user as
