@@ -42,6 +42,7 @@ README_SHOTS = {
     "manager-portfolio": "portfolio.png",
     "manager-scorecard": "scorecard.png",
     "reviewer-review": "review.png",
+    "reviewer-shadow": "shadow.png",
     "engineer-monitor": "monitor.png",
     "engineer-drift": "drift.png",
 }

@@ -91,6 +91,24 @@ def test_a_reviewer_approves_the_pending_request_and_mlflow_moves_the_alias(visi
     reviewer.check("review")
     review_url = page.url
 
+    # The shadow check: v3 beside v2 on the churn monitor's last week, run when the demo loaded.
+    shadow_row = checks.locator("tr", has=page.get_by_role("rowheader", name=re.compile(r"^Shadow")))
+    expect(shadow_row).to_contain_text(re.compile(r"agrees with v2 on \d+\.\d % of [\d,]+ rows"))
+    shadow_row.get_by_role("link", name=re.compile("See the comparison")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("churn-classifier v3 beside v2 on production traffic")
+    expect(page.get_by_role("heading", name=re.compile(r"Agreement on [\d,]+ rows"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Rows where they differ most")).to_be_visible()
+    reviewer.check("shadow")
+    # v4 takes support_calls as an integer: MLflow refuses every batch production sent, so the gate blocks.
+    page.goto("/promotions/")
+    page.get_by_role("link", name=re.compile(r"churn-classifier v4 → @champion")).click()
+    v4_checks = page.locator("section", has=page.get_by_role("heading", name=re.compile("Automatic checks")))
+    v4_shadow = v4_checks.locator("tr", has=page.get_by_role("rowheader", name=re.compile(r"^Shadow")))
+    expect(v4_shadow).to_contain_text(re.compile(r"rejects (\d+) of \1 production batches"))
+    expect(v4_shadow).to_contain_text("Can not safely convert float32 to int64")
+    reviewer.check("review-v4")
+    page.goto(review_url)
+
     # The page's scripts (deferred) are what keep it in place: a click before they ran posts the form
     # the old way, as happened on a machine at load 9.
     page.wait_for_load_state("load")
