@@ -130,7 +130,13 @@ def shadow_sample(*, monitor: Monitor, now: datetime, days: int, max_rows: int, 
             picked = _as_sent(frame.iloc[rows].reset_index(drop=True), batch)
             label = monitor.label_column
             labels.append(picked[label] if label and label in picked else pd.Series([None] * len(picked)))
-            samples.append(BatchSample(batch.pk, day, picked.drop(columns=[c for c in not_inputs if c in picked])))
+            untyped = (
+                tuple(str(c["name"]) for c in batch.columns if c.get("type") == "number")
+                if batch.format != InferenceBatch.Format.PARQUET
+                else ()
+            )
+            inputs = picked.drop(columns=[c for c in not_inputs if c in picked])
+            samples.append(BatchSample(batch.pk, day, inputs, numbers_as_served=untyped))
     sample = {
         "monitor": monitor.pk,
         "monitor_name": monitor.name,

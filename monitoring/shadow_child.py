@@ -12,7 +12,8 @@ pyarrow and mlflow, nothing of the portal or Django, so loading a model pulls in
 settings or connections.
 
 WORKDIR holds `job.json` ({"model_path", "memory_mb", "batches": [{"batch_id", "file",
-"first_row"}]}) and one Parquet file per batch. The script writes, in WORKDIR:
+"first_row", "numbers_as_served"}]}) and one Parquet file per batch; `numbers_as_served` names the
+columns that arrived as untyped numbers (JSON, CSV), read at the signature's number type. The script writes, in WORKDIR:
 
 - `progress.jsonl`: one line per step done (imports, requirement check, load, each batch), so the
   parent can tell where a child it killed at the time limit was;
@@ -148,6 +149,26 @@ def schema_columns(model: Any) -> list[dict[str, Any]]:
             type_name = str(kind)
         columns.append({"name": spec.name, "type": type_name, "required": bool(getattr(spec, "required", True))})
     return columns
+
+
+# What a JSON or CSV number becomes when MLflow's scoring server reads it against the signature.
+SERVED_NUMBER_DTYPES = {"float": "float32", "double": "float64", "integer": "int32", "long": "int64"}
+
+
+def numbers_as_served(frame: Any, names: list[str], expected: list[dict[str, Any]]) -> Any:
+    """Columns that arrived as untyped numbers (JSON, or CSV without declared types) read as the
+    scoring server reads them: at the number type the signature declares. Production's JSON 0.5 is
+    not a float64 a float32 model refuses. A fractional column never becomes an integer one (the
+    server refuses that too)."""
+    declared = {column["name"]: column["type"] for column in expected}
+    for name in names:
+        target = SERVED_NUMBER_DTYPES.get(declared.get(name, ""))
+        if target is None or name not in frame:
+            continue
+        kind = frame[name].dtype.kind
+        if kind in "iu" or (kind == "f" and target.startswith("float")):
+            frame[name] = frame[name].astype(target)
+    return frame
 
 
 def frame_columns(frame: Any) -> list[dict[str, str]]:
@@ -418,6 +439,8 @@ def run(workdir: Path) -> dict[str, Any]:
     for position, batch in enumerate(batches):
         start = time.perf_counter()
         frame = pd.read_parquet(workdir / batch["file"])
+        if batch.get("numbers_as_served"):
+            frame = numbers_as_served(frame, batch["numbers_as_served"], expected)
         result["read_seconds"] += time.perf_counter() - start
         if position == 0:
             result["warmup_seconds"] = warm_up(model, frame)

@@ -73,6 +73,9 @@ class BatchSample:
     batch_id: int
     day: str  # ISO date the rows are from
     frame: pd.DataFrame  # the sampled rows exactly as production sent them, dtypes as stored
+    # Columns that arrived as untyped numbers (JSON, CSV without X-Column-Types): the model process
+    # reads them at the number type its signature declares, as MLflow's scoring server reads JSON.
+    numbers_as_served: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,14 @@ def replay(*, models: Mapping[str, Path], batches: Sequence[BatchSample], limits
             name = f"batch-{position:05d}.parquet"
             # Parquet keeps each batch's own dtypes (float32 stays float32); the index is not data.
             batch.frame.to_parquet(inputs / name, index=False)
-            files.append({"batch_id": batch.batch_id, "file": name, "first_row": first_row})
+            files.append(
+                {
+                    "batch_id": batch.batch_id,
+                    "file": name,
+                    "first_row": first_row,
+                    "numbers_as_served": list(batch.numbers_as_served),
+                }
+            )
             first_row += len(batch.frame)
         result = ReplayResult(models={}, rows=first_row, write_seconds=time.perf_counter() - start)
         for position, (role, model_path) in enumerate(models.items()):

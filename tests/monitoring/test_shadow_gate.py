@@ -378,3 +378,83 @@ def test_the_lost_work_sweep_sends_stuck_replays_again_and_closes_dead_ones(watc
     dead.refresh_from_db()
     assert dead.status == ShadowEvaluation.Status.FAILED and "stopped before it finished" in dead.error
     assert fresh.status == ShadowEvaluation.Status.QUEUED
+
+
+def _run_now(model_name: str, version: int, holder: int | None) -> ShadowEvaluation:
+    """The job itself, in this process (the worker's part is covered above)."""
+    evaluation = shadow.shadow_evaluation_queue(
+        model_name=model_name, alias="champion", candidate_version=version, holder_version=holder
+    )
+    assert shadow.shadow_evaluation_claim(evaluation_id=evaluation.pk)
+    return shadow.shadow_evaluation_run(evaluation_id=evaluation.pk)
+
+
+def test_json_numbers_are_read_at_the_signatures_type_as_the_scoring_server_reads_them(watched):
+    """A JSON batch's numbers are not float64 that a float32 signature refuses: MLflow's scoring
+    server reads them at the declared type, so the replay does too."""
+    monitor = watched_monitor(watched)
+    services.batch_ingest(
+        monitor=monitor,
+        body=_labelled(50, seed=99).to_json(orient="records").encode(),
+        fmt="json",
+        received_at=timezone.now() - timedelta(minutes=5),
+        bin_in_background=False,
+    )
+    evaluation = _run_now(watched.name, 2, 1)
+    assert evaluation.status == ShadowEvaluation.Status.DONE, evaluation.error
+    assert evaluation.sample["batches"] == 4
+    assert evaluation.results["candidate"]["rejected_rows"] == 0, evaluation.results["candidate"]["rejections"]
+
+
+@pytest.fixture(scope="module")
+def thresholds(mlflow_server) -> str:
+    """Two real sklearn models whose disagreement is known: v1 predicts 1 when feature_a > 0, v2 when
+    feature_a > 0.2; on feature_a ~ N(0, 1) they differ with probability Phi(0.2) - 0.5 = 0.0793."""
+    from sklearn.linear_model import LogisticRegression
+
+    name = f"shadow-known-{uuid.uuid4().hex[:8]}"
+    inputs = reference_frame(200, seed=5)[FEATURES]
+    with mlflow_fluent_at(mlflow_server.uri):
+        mlflow.set_experiment(name)
+        for cut in (0.0, 0.2):
+            model = LogisticRegression().fit(inputs, (inputs["feature_a"] > 0).astype(int))
+            model.coef_ = np.array([[50.0, 0.0]])  # a step at feature_a = cut
+            model.intercept_ = np.array([-50.0 * cut])
+            with mlflow.start_run():
+                sklearn_model_log(
+                    model,
+                    name="model",
+                    signature=infer_signature(inputs, model.predict(inputs)),
+                    registered_model_name=name,
+                )
+    return name
+
+
+def test_a_known_disagreement_rate_is_measured_within_its_interval(thresholds, project, mlflow_uri, settings):
+    settings.SHADOW_MAX_ROWS = 10_000  # every row of the traffic: the sample does not depend on a seed
+    model = RegisteredModelFactory(name=thresholds, project=project, aliases={"champion": 1})
+    for version in (1, 2):
+        ModelVersionFactory(registered_model=model, version=version, signature_inputs=INPUTS)
+    monitor = services.monitor_create(
+        actor=None, project=project, name="known", model_name=thresholds, alias="champion", expected_schema=SCHEMA
+    )
+    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
+    frames = [reference_frame(2000, seed=20 + day) for day in range(3)]
+    for day, frame in enumerate(frames):
+        services.batch_ingest(
+            monitor=monitor,
+            body=to_parquet(frame),
+            fmt="parquet",
+            received_at=timezone.now() - timedelta(days=day, hours=1),
+            bin_in_background=False,
+        )
+    evaluation = _run_now(thresholds, 2, 1)
+    agreement = evaluation.results["agreement"]
+    rows = pd.concat(frames)["feature_a"]
+    assert agreement["rows"] == 6000
+    assert agreement["disagreeing"] == int(((rows > 0) & (rows <= 0.2)).sum())  # exactly the rows between the cuts
+    low, high = agreement["interval"]
+    assert low <= 0.0793 <= high, (low, high)  # the truth lies in the bootstrap interval
+    # No label column on this monitor: nothing claimed about production performance.
+    assert evaluation.results["metric"] is None
+    assert "No labels" in evaluation.results["metric_note"]
