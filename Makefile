@@ -43,7 +43,7 @@ format: install
 # Each benchmark prints its figures and the ratio to its floor; sync and gate start their own MLflow
 # server, hostile_input its own portal (gunicorn + a worker) to measure memory through a hostile corpus.
 bench: install
-	for b in pages mirror_pages scorecard drift gate sync hostile_input; do $(PY) bench/$$b.py || exit 1; done
+	for b in pages mirror_pages scorecard drift gate sync shadow hostile_input; do $(PY) bench/$$b.py || exit 1; done
 
 # The portal's Plotly: plotly.js's official "cartesian" partial bundle (bar, box, contour, heatmap,
 # histogram, image, pie, scatter, violin: 1.5 MB, not the 4.8 MB full bundle plotly.py ships), from the
