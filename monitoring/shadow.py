@@ -16,6 +16,7 @@ import logging
 import math
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -104,10 +105,17 @@ def _as_sent(frame: pd.DataFrame, batch: InferenceBatch) -> pd.DataFrame:
     return frame
 
 
-def shadow_sample(*, monitor: Monitor, now: datetime, days: int, max_rows: int, seed: int) -> tuple[list, dict]:
-    """Up to `max_rows` rows of what production sent `monitor` in the `days` before `now`, spread
+@dataclass(frozen=True)
+class ShadowSample:
+    batches: list  # [shadow_replay.BatchSample]: the rows as production sent them, model inputs only
+    labels: pd.Series  # the monitor's label column for the same rows, in the same order (None where absent)
+    facts: dict[str, Any]  # what was sampled, as the evaluation stores it
+
+
+def shadow_sample(*, monitor: Monitor, now: datetime, days: int, max_rows: int, seed: int) -> ShadowSample:
+    """At most `max_rows` rows of what production sent `monitor` in the `days` before `now`, spread
     evenly over the days and, within a day, over its batches by size; each batch's rows keep the
-    types they were sent with. Returns (BatchSample list, what was sampled in words and numbers)."""
+    types they were sent with."""
     from .shadow_replay import BatchSample
 
     batches = list(_traffic(monitor, now=now, days=days).order_by("event_time", "pk"))
@@ -120,11 +128,12 @@ def shadow_sample(*, monitor: Monitor, now: datetime, days: int, max_rows: int, 
     not_inputs = {monitor.prediction_column, monitor.label_column, monitor.event_time_column} - {""}
     samples, labels = [], []
     for day, day_batches in sorted(by_day.items()):
-        day_rows = sum(b.rows for b in day_batches)
+        day_rows, left = sum(b.rows for b in day_batches), quotas[day]
         for batch in day_batches:
-            take = min(batch.rows, math.ceil(quotas[day] * batch.rows / day_rows)) if day_rows else 0
+            take = min(batch.rows, left, math.ceil(quotas[day] * batch.rows / day_rows)) if day_rows else 0
             if take <= 0:
                 continue
+            left -= take
             frame = batch_frame(batch)
             rows = np.sort(rng.choice(len(frame), size=min(take, len(frame)), replace=False))
             picked = _as_sent(frame.iloc[rows].reset_index(drop=True), batch)
@@ -151,7 +160,7 @@ def shadow_sample(*, monitor: Monitor, now: datetime, days: int, max_rows: int, 
         "traffic_batches": len(batches),
     }
     label_series = pd.concat(labels, ignore_index=True) if labels else pd.Series(dtype=object)
-    return samples, {**sample, "_labels": label_series}
+    return ShadowSample(samples, label_series, sample)
 
 
 # --- queueing ---------------------------------------------------------------------------------
@@ -386,14 +395,14 @@ def shadow_evaluation_run(*, evaluation_id: int) -> ShadowEvaluation:
 
     evaluation = ShadowEvaluation.objects.select_related("monitor").get(pk=evaluation_id)
     try:
-        samples, sample = shadow_sample(
+        drawn = shadow_sample(
             monitor=evaluation.monitor,
             now=evaluation.created_at,
             days=settings.SHADOW_DAYS,
             max_rows=settings.SHADOW_MAX_ROWS,
             seed=evaluation.pk,
         )
-        labels = sample.pop("_labels")
+        samples, labels, sample = drawn.batches, drawn.labels, drawn.facts
         if not samples:
             raise RuntimeError(f"{evaluation.monitor.name} recorded no rows in the last {settings.SHADOW_DAYS} days.")
         limits = ReplayLimits(seconds=settings.SHADOW_SECONDS, memory_mb=settings.SHADOW_MEMORY_MB)

@@ -218,15 +218,25 @@ def test_an_old_replay_no_longer_speaks_for_the_traffic(watched, engineer, setti
 
 def test_the_sample_spreads_over_the_days_and_keeps_what_production_sent(watched):
     monitor = watched_monitor(watched)
-    samples, sample = shadow.shadow_sample(monitor=monitor, now=timezone.now(), days=7, max_rows=600, seed=1)
-    assert [len(s.frame) for s in samples] == [200, 200, 200]
-    assert len({s.day for s in samples}) == 3
-    for s in samples:
+    drawn = shadow.shadow_sample(monitor=monitor, now=timezone.now(), days=7, max_rows=600, seed=1)
+    assert [len(s.frame) for s in drawn.batches] == [200, 200, 200]
+    assert len({s.day for s in drawn.batches}) == 3
+    for s in drawn.batches:
         assert list(s.frame.columns) == ["feature_a", "feature_b", "segment"]  # the label is not an input
         assert s.frame["feature_a"].dtype == np.float32  # as Parquet carried it
-    assert sample["_labels"].notna().all() and len(sample["_labels"]) == 600
-    again, _ = shadow.shadow_sample(monitor=monitor, now=timezone.now(), days=7, max_rows=600, seed=1)
-    assert all(a.frame.equals(b.frame) for a, b in zip(samples, again, strict=True))
+    assert drawn.labels.notna().all() and len(drawn.labels) == 600
+    assert drawn.facts["rows"] == 600 and drawn.facts["traffic_rows"] == 2400
+    again = shadow.shadow_sample(monitor=monitor, now=timezone.now(), days=7, max_rows=600, seed=1)
+    assert all(a.frame.equals(b.frame) for a, b in zip(drawn.batches, again.batches, strict=True))
+    # Never more than asked for, however the day's batches divide it.
+    services.batch_ingest(
+        monitor=monitor,
+        body=to_parquet(_labelled(7, seed=3)),
+        fmt="parquet",
+        received_at=timezone.now() - timedelta(minutes=1),
+        bin_in_background=False,
+    )
+    assert shadow.shadow_sample(monitor=monitor, now=timezone.now(), days=7, max_rows=601, seed=1).facts["rows"] <= 601
 
 
 def watched_monitor(model):
