@@ -17,12 +17,10 @@ promotions per second and the ratio to the floor.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,21 +40,11 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from registry.mlflow_server import mlflow_server_start  # noqa: E402
+from registry.mlflow_server import mlflow_server_running  # noqa: E402
 
 settings.STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 settings.ALLOWED_HOSTS = ["*"]
 settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_mlflow() -> tuple[subprocess.Popen, str]:
-    return mlflow_server_start(port=free_port(), backend_dir=Path(VAR_DIR), seconds=90)
 
 
 def median_ms(timings: list[float]) -> float:
@@ -68,9 +56,10 @@ def main() -> None:
     parser.add_argument("--promotions", type=int, default=100)
     n = parser.parse_args().promotions
 
-    process, uri = start_mlflow()
-    settings.MLFLOW_TRACKING_URI = uri
-    try:
+    with contextlib.ExitStack() as cleanup:  # unwound in reverse: the server stops, then its files go
+        cleanup.callback(shutil.rmtree, VAR_DIR, ignore_errors=True)
+        uri = cleanup.enter_context(mlflow_server_running(backend_dir=Path(VAR_DIR), seconds=90))
+        settings.MLFLOW_TRACKING_URI = uri
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
         from mlflow import MlflowClient
@@ -167,13 +156,6 @@ def main() -> None:
             print(f"{label:<44}{ms:>12.1f}{1000 / ms:>12.1f}{ms / floor_ms:>10.2f}")
         for label, ms in pages.items():
             print(f"{'page: ' + label:<44}{ms:>12.1f}{'':>12}{ms / floor_ms:>10.2f}")
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and its uvicorn workers
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        shutil.rmtree(VAR_DIR, ignore_errors=True)
 
 
 if __name__ == "__main__":

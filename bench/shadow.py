@@ -20,13 +20,11 @@ Prints the ratio replay / (floor + start-up); the target is replay <= 2 x floor 
 """
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,15 +36,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitoring.shadow_replay import BatchSample, ReplayLimits, model_download, replay
-from registry.mlflow_server import mlflow_server_start
+from registry.mlflow_server import mlflow_server_running
 
 FEATURES = 25
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def sample(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
@@ -74,8 +66,9 @@ def main() -> None:
     args = parser.parse_args()
 
     var_dir = Path(tempfile.mkdtemp(prefix="portal-bench-shadow-"))
-    process, uri = mlflow_server_start(port=free_port(), backend_dir=var_dir, seconds=90)
-    try:
+    with contextlib.ExitStack() as cleanup:  # unwound in reverse: the server stops, then its files go
+        cleanup.callback(shutil.rmtree, var_dir, ignore_errors=True)
+        uri = cleanup.enter_context(mlflow_server_running(backend_dir=var_dir, seconds=90))
         import mlflow
         from mlflow.models import infer_signature
         from sklearn.ensemble import RandomForestClassifier
@@ -173,13 +166,6 @@ def main() -> None:
         print(f"{'(replay - start-up) / floor':<44}{(replay_seconds - startup) / floor_total:>40.2f}")
         print(f"{'replay / (floor + start-up + flavour imports)':<44}{replay_seconds / (floor_total + cold):>40.2f}")
         print(f"{'(replay - start-up - flavour imports) / floor':<44}{(replay_seconds - cold) / floor_total:>40.2f}")
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and its uvicorn workers
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

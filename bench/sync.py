@@ -20,13 +20,11 @@ The portal database is a throwaway SQLite file unless --database-url is given.
 """
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,24 +57,13 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from registry.mlflow_server import mlflow_server_start  # noqa: E402
+from registry.mlflow_server import mlflow_server_running  # noqa: E402
 
 API = "/api/2.0/mlflow"
 EXPERIMENTS = 4
 MODELS, VERSIONS = 20, 5
 HISTORIES, HISTORY_STEPS = 100, 100
 RUNNING = 50
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_mlflow(directory: Path) -> tuple[subprocess.Popen, str]:
-    log = open(directory / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    return mlflow_server_start(port=free_port(), backend_dir=directory, log=log)
 
 
 class Rest:
@@ -180,9 +167,12 @@ def main() -> None:
     from registry.sync import sync_execute
 
     mlflow_dir = Path(tempfile.mkdtemp(prefix="portal-bench-mlflow-"))
-    process, uri = start_mlflow(mlflow_dir)
-    settings.MLFLOW_TRACKING_URI = uri
-    try:
+    with contextlib.ExitStack() as cleanup:  # unwound in reverse: the server stops, then its files go
+        cleanup.callback(shutil.rmtree, VAR_DIR, ignore_errors=True)
+        cleanup.callback(shutil.rmtree, mlflow_dir, ignore_errors=True)
+        log = cleanup.enter_context(open(mlflow_dir / "server.log", "wb"))
+        uri = cleanup.enter_context(mlflow_server_running(backend_dir=mlflow_dir, log=log))
+        settings.MLFLOW_TRACKING_URI = uri
         call_command("migrate", verbosity=0)
         rest = Rest(uri)
         started = time.perf_counter()
@@ -233,11 +223,6 @@ def main() -> None:
             f"    {len(runs)} metric histories fetched on demand: {cold:.3f} s, then from the cache: {warm:.3f} s "
             f"({MetricHistory.objects.count()} cached)"
         )
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        shutil.rmtree(mlflow_dir, ignore_errors=True)
-        shutil.rmtree(VAR_DIR, ignore_errors=True)
 
 
 if __name__ == "__main__":
