@@ -353,13 +353,13 @@ def test_another_projects_monitor_of_a_model_with_the_same_name_is_not_its_traff
 
 
 def test_the_replay_has_a_queue_of_its_own_bound_under_its_own_name(settings):
-    from mlopsportal.celery import app
-
-    route = app.amqp.router.route({}, "monitoring.tasks.shadow_evaluation_execute")
-    assert route["queue"].name == settings.SHADOW_QUEUE
-    assert route["queue"].routing_key == settings.SHADOW_QUEUE  # not the default queue's key
-    default = app.amqp.router.route({}, "monitoring.tasks.batch_bin")["queue"]
-    assert default.routing_key != route["queue"].routing_key
+    """As configured (the test worker fixture re-routes the task to a queue of the session's own)."""
+    route = settings.CELERY_TASK_ROUTES["monitoring.tasks.shadow_evaluation_execute"]
+    assert route["queue"] == settings.SHADOW_QUEUE != settings.CELERY_TASK_DEFAULT_QUEUE
+    queues = {queue.name: queue for queue in settings.CELERY_TASK_QUEUES}
+    assert set(queues) == {settings.CELERY_TASK_DEFAULT_QUEUE, settings.SHADOW_QUEUE}
+    # Each under its own routing key: under the default one, the shadow queue got every task.
+    assert {name: queue.routing_key for name, queue in queues.items()} == {name: name for name in queues}
 
 
 def test_the_lost_work_sweep_sends_stuck_replays_again_and_closes_dead_ones(watched, settings):

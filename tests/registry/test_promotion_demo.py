@@ -25,10 +25,12 @@ def test_the_gate_demo_fills_the_queue_and_the_history_once(mlflow_uri, mlflow_c
         assert (PromotionRequest.objects.count(), AuditEvent.objects.count()) == counts
 
         pending = {p.version: p for p in PromotionRequest.objects.filter(state=PromotionState.PENDING)}
-        assert set(pending) == {1, 3}
+        assert set(pending) == {1, 3, 4}
         assert pending[3].checks_passed
         assert not pending[1].checks_passed
         assert next(c for c in pending[1].checks if c["check"] == "metric")["status"] == "failed"
+        # v4 takes support_calls as an integer: the signature check already says so.
+        assert next(c for c in pending[4].checks if c["check"] == "signature")["status"] == "failed"
 
         history = PromotionRequest.objects.filter(target_alias="production").order_by("created_at")
         assert [(p.version, p.state) for p in history] == [(1, "promoted"), (2, "promoted"), (3, "rejected")]
