@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -379,3 +380,20 @@ def test_each_roles_navigation_starts_where_its_home_page_is(client, request, ro
     labels = [part.split("<")[0].split(">")[-1].strip() for part in nav.split("<li><a ")[1:]]
     assert labels[0] == first
     assert labels[-1] == "API"
+
+
+def test_the_queue_tells_a_check_that_could_not_tell_from_one_that_failed(client, reviewer, promotion):
+    PromotionRequest.objects.filter(pk=promotion.pk).update(
+        checks_passed=False,
+        checks=[
+            {"check": "metric", "status": "failed", "summary": "auc worse by 0.1"},
+            {"check": "shadow", "status": "cannot_tell", "summary": "Cannot tell yet: the replay is queued"},
+            {"check": "signature", "status": "passed", "summary": "Same inputs"},
+        ],
+    )
+    client.force_login(reviewer)
+    page = client.get("/promotions/").content.decode()
+    assert "Checks when requested" in page
+    assert re.search(r'badge-bad">Failed</span>\s+metric: auc worse by 0.1', page)
+    assert re.search(r'badge-warn">Cannot tell</span>\s+shadow: Cannot tell yet', page)
+    assert "signature: Same inputs" not in page
