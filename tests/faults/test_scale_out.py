@@ -243,8 +243,23 @@ def _scenario(processes: Processes, env: dict[str, str], tmp_path: Path, request
         processes.start(name, argv)
         webs[name] = f"http://{address}"
     hosts = {"worker-a": f"scale-a-{os.getpid()}@127.0.0.1", "worker-b": f"scale-b-{os.getpid()}@127.0.0.1"}
+    # The default queue only, as a deployment's general workers (README: Scaling out): on the SQLite
+    # broker a worker that also polls the shadow replays' queue takes each task a poll later, and the
+    # simultaneous syncs below no longer contend.
+    queue = ["--queues", env["CELERY_TASK_DEFAULT_QUEUE"]]
     for name, hostname in hosts.items():
-        processes.start(name, [*celery, "worker", "--loglevel", "INFO", "--concurrency", "1", "--hostname", hostname])
+        processes.start(
+            name, [*celery, "worker", "--loglevel", "INFO", "--concurrency", "1", "--hostname", hostname, *queue]
+        )
+        # One after the other: on the embedded SQLite broker, kombu's SQL transport creates a queue's
+        # row without guarding against a second worker doing the same at that moment, and the loser
+        # exits (UNIQUE constraint failed: kombu_queue.name). Redis, the broker for more than one
+        # worker (README: Scaling out), has no such step.
+        _wait(
+            lambda name=name: " ready." in processes.log(name),
+            seconds=120,
+            message=lambda name=name: processes.log(name)[-3000:],
+        )
     processes.start("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(tmp_path / "beat-schedule")])
 
     api = {"Authorization": f"Token {keys['api']}"}
