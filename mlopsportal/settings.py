@@ -303,6 +303,20 @@ SHADOW_DAYS = env.int("PORTAL_SHADOW_DAYS", default=7)
 SHADOW_MAX_ROWS = env.int("PORTAL_SHADOW_MAX_ROWS", default=20_000)
 SHADOW_SECONDS = env.float("PORTAL_SHADOW_SECONDS", default=120.0)
 SHADOW_MEMORY_MB = env.int("PORTAL_SHADOW_MEMORY_MB", default=4096)
+# The interpreter each model runs in (monitoring/shadow_envs.py): "local", the worker's own, or
+# "uv", a virtualenv built from the model's logged requirements by MLflow's environment handling,
+# kept under SHADOW_ENV_DIR and reused for the same requirements; a build gets SHADOW_ENV_BUILD_SECONDS.
+SHADOW_ENV_MANAGER = env("PORTAL_SHADOW_ENV_MANAGER", default="local")
+if SHADOW_ENV_MANAGER not in ("local", "uv"):
+    raise ImproperlyConfigured(
+        f"PORTAL_SHADOW_ENV_MANAGER must be local or uv (got {SHADOW_ENV_MANAGER!r}); MLflow's conda and "
+        "virtualenv (pyenv) managers are not supported for shadow replays (README: Shadow evaluation)."
+    )
+SHADOW_ENV_DIR = Path(env("PORTAL_SHADOW_ENV_DIR", default=str(VAR_DIR / "shadow-envs")))
+SHADOW_ENV_BUILD_SECONDS = env.float("PORTAL_SHADOW_ENV_BUILD_SECONDS", default=900.0)
+# The whole job around the two model processes (and their environments' builds): sampling,
+# downloads and statistics take minutes at most.
+SHADOW_JOB_SECONDS = 2 * (SHADOW_SECONDS + (SHADOW_ENV_BUILD_SECONDS if SHADOW_ENV_MANAGER == "uv" else 0)) + 900
 # A replay older than this no longer speaks for the traffic: the check says "cannot tell".
 SHADOW_MAX_AGE_HOURS = env.float("PORTAL_SHADOW_MAX_AGE_HOURS", default=24.0)
 # A worker started without --queues takes both queues (what `make run` does); a dedicated replay

@@ -92,6 +92,13 @@ def shadow_outcome(
     """Pure: the verdict of a finished replay under the policy's limits."""
     candidate, holder = results["candidate"], results.get("holder")
     on = _sample_words(sample)
+    if candidate["error"] and candidate.get("environment_failed"):  # the portal's side may be at fault
+        return CheckOutcome(
+            "shadow",
+            CheckStatus.CANNOT_TELL,
+            f"Cannot tell: the candidate's environment could not be built: {candidate['error']}",
+            details,
+        )
     if candidate["error"]:
         return CheckOutcome("shadow", CheckStatus.FAILED, f"The candidate could not run: {candidate['error']}", details)
     rows = candidate["accepted_rows"] + candidate["rejected_rows"]

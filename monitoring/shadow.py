@@ -256,6 +256,7 @@ def _model_summary(replay: Any, version: int | None) -> dict[str, Any]:
     return {
         "version": version,
         "error": replay.error,
+        "environment_failed": replay.environment_failed,
         "accepted_rows": replay.accepted_rows,
         "rejected_rows": replay.rejected_rows,
         "rejected_batches": len(rejected),
@@ -391,6 +392,7 @@ def shadow_evaluation_run(*, evaluation_id: int) -> ShadowEvaluation:
     a batch file gone) mark the evaluation "could not run"; a model's failures are its results."""
     from registry.promotions import policy_for
 
+    from .shadow_envs import ModelEnvironments
     from .shadow_replay import ReplayLimits, model_download, replay
 
     evaluation = ShadowEvaluation.objects.select_related("monitor").get(pk=evaluation_id)
@@ -418,7 +420,12 @@ def shadow_evaluation_run(*, evaluation_id: int) -> ShadowEvaluation:
                 for role, version in versions.items()
                 if version is not None
             }
-            replayed = replay(models=paths, batches=samples, limits=limits).models
+            environments = ModelEnvironments(
+                manager=settings.SHADOW_ENV_MANAGER,
+                root=settings.SHADOW_ENV_DIR,
+                build_seconds=settings.SHADOW_ENV_BUILD_SECONDS,
+            )
+            replayed = replay(models=paths, batches=samples, limits=limits, environments=environments).models
         from registry.models import RegisteredModel
 
         registered = RegisteredModel.objects.filter(name=evaluation.model_name).first()
@@ -459,7 +466,7 @@ def shadow_evaluations_lost(*, now: datetime | None = None) -> list[int]:
     A replay left running far past its limits lost its worker: it is marked as not run, so the
     check says so and "Run again" starts a new one instead of joining a dead one."""
     now = now or timezone.now()
-    dead_after = timedelta(seconds=2 * settings.SHADOW_SECONDS + 960)  # both model processes + the task's limit
+    dead_after = timedelta(seconds=settings.SHADOW_JOB_SECONDS + 60)  # the task's hard time limit
     ShadowEvaluation.objects.filter(status=ShadowEvaluation.Status.RUNNING, started_at__lt=now - dead_after).update(
         status=ShadowEvaluation.Status.FAILED,
         error="The worker running the replay stopped before it finished; run it again.",

@@ -32,9 +32,9 @@ escapes the group kill). Full isolation is running the dedicated "shadow" Celery
 as a separate user without access to those files, or in a container without network. The child
 also writes its own result files, so a model written to deceive can misreport its own results.
 
-MLflow's `env_manager` (virtualenv, uv, conda) is not used: the model is loaded in the worker's
-own Python ("local"), with the packages the portal installs. The requirement pins the model was
-logged with that this Python does not satisfy (by MLflow's own check) are listed in
+The interpreter is the worker's own (MLflow's `env_manager="local"`), or a virtualenv built from
+the model's logged requirements (`"uv"`): see `shadow_envs`. Under "local", the requirement pins
+the model was logged with that this Python does not satisfy (by MLflow's own check) are listed in
 `ModelReplay.notes`, so a difference in predictions can be read against them.
 
 No Django here: the service that picks batches and stores results calls this module.
@@ -49,7 +49,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -58,6 +57,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from .shadow_envs import EnvironmentUnavailable, ModelEnvironments, model_python
 
 CHILD_SCRIPT = Path(__file__).resolve().with_name("shadow_child.py")
 OUTPUT_LINES = 20  # of the child's stdout and stderr, kept when it crashed
@@ -119,6 +120,9 @@ class ModelReplay:
     # "" or why nothing could be predicted: loading raised (with the exception text), the time limit,
     # the memory limit, or the child crashed (exit code or signal and its last output lines).
     error: str = ""
+    # The error is the model's environment that could not be built (shadow_envs): the package index
+    # away or a requirement no index has; the model itself never ran.
+    environment_failed: bool = False
     batches: list[BatchOutcome] = field(default_factory=list)  # in order; none after a model-level error
     # Index: row position in the concatenated sample (0..N-1 over all BatchSamples in order), for the
     # rows of accepted batches only. The first column of a 2-D output (said so in `notes`).
@@ -188,9 +192,15 @@ def model_download(*, model_name: str, version: int, tracking_uri: str, into: Pa
     return Path(local)
 
 
-def replay(*, models: Mapping[str, Path], batches: Sequence[BatchSample], limits: ReplayLimits) -> ReplayResult:
+def replay(
+    *,
+    models: Mapping[str, Path],
+    batches: Sequence[BatchSample],
+    limits: ReplayLimits,
+    environments: ModelEnvironments | None = None,
+) -> ReplayResult:
     """Run each model (role -> downloaded model directory) on the batches, one child process per
-    model, one after the other."""
+    model, one after the other, each in the interpreter `environments` gives it."""
     with tempfile.TemporaryDirectory(prefix="shadow-inputs-") as inputs_dir:
         inputs = Path(inputs_dir)
         start = time.perf_counter()
@@ -217,6 +227,7 @@ def replay(*, models: Mapping[str, Path], batches: Sequence[BatchSample], limits
                 inputs=inputs,
                 files=files,
                 limits=limits,
+                environments=environments or ModelEnvironments(),
                 output_log=inputs / f"output-{position}.log",
             )
     return result
@@ -278,8 +289,13 @@ def _model_replay(
     inputs: Path,
     files: list[dict[str, Any]],
     limits: ReplayLimits,
+    environments: ModelEnvironments,
     output_log: Path,
 ) -> ModelReplay:
+    try:
+        python = model_python(model_path, environments)
+    except EnvironmentUnavailable as exc:
+        return ModelReplay(role=role, error=str(exc), environment_failed=True)
     workdir = Path(tempfile.mkdtemp(prefix="shadow-replay-"))
     try:
         start = time.perf_counter()
@@ -292,8 +308,8 @@ def _model_replay(
         timed_out = False
         with open(output_log, "wb") as output:
             start = time.perf_counter()
-            process = subprocess.Popen(  # our own script, with this Python
-                [sys.executable, "-I", str(CHILD_SCRIPT), str(workdir)],
+            process = subprocess.Popen(  # our own script, in the model's interpreter
+                [python.executable, "-I", str(CHILD_SCRIPT), str(workdir)],
                 cwd=workdir,
                 env=child_environment(workdir=workdir, limits=limits),
                 stdin=subprocess.DEVNULL,
@@ -315,6 +331,8 @@ def _model_replay(
         replayed = ModelReplay(
             role=role, process_seconds=process_seconds, exit_code=process.returncode, process_group=process.pid
         )
+        if python.note:
+            replayed.notes.append(python.note)
         result_path = workdir / "result.json"
         if result_path.is_file():
             _result_read(replayed, workdir=workdir, result=json.loads(result_path.read_text(encoding="utf-8")))

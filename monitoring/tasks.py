@@ -150,8 +150,13 @@ def lost_work_sweep(self) -> None:  # noqa: ANN001
 
 # On its own queue (settings.SHADOW_QUEUE, routed in CELERY_TASK_ROUTES): loading a model runs code
 # its author wrote, so an installation may give these jobs workers of their own. The model processes
-# the job starts have their own time limit; the task's limits only bound the job around them.
-@shared_task(ignore_result=True, acks_late=True, soft_time_limit=900, time_limit=960)
+# and environment builds the job starts have their own time limits; the task's bound the whole job.
+@shared_task(
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=settings.SHADOW_JOB_SECONDS,
+    time_limit=settings.SHADOW_JOB_SECONDS + 60,
+)
 def shadow_evaluation_execute(evaluation_id: int) -> None:
     from . import shadow
 

@@ -325,6 +325,18 @@ def test_run_again_queues_one_replay_and_answers_outsiders_as_if_the_model_did_n
             CheckStatus.FAILED,
             "could not run: load failed",
         ),
+        (
+            {
+                "candidate": {
+                    "error": "Building the model's uv environment failed (exit code 1)",
+                    "environment_failed": True,
+                    "accepted_rows": 0,
+                    "rejected_rows": 0,
+                }
+            },
+            CheckStatus.CANNOT_TELL,
+            "the candidate's environment could not be built: Building",
+        ),
     ],
 )
 def test_the_verdict_follows_the_policys_limits(results, status, words):

@@ -46,3 +46,9 @@ def test_debug_is_off_unless_asked_for(tmp_path):
     code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
     result = _run(["-c", code], DJANGO_SETTINGS_MODULE="mlopsportal.settings", PORTAL_VAR_DIR=str(tmp_path))
     assert result.stdout.strip() == "False"
+
+
+def test_an_unsupported_environment_manager_for_shadow_replays_refuses_to_start(tmp_path):
+    result = _run(["manage.py", "check"], PORTAL_SHADOW_ENV_MANAGER="conda", PORTAL_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "PORTAL_SHADOW_ENV_MANAGER must be local or uv (got 'conda')" in result.stderr
