@@ -199,10 +199,15 @@ def _assert_a_healthy_portal(*, base_url: str, mlflow_uri: str, var_dir: Path, p
     assert json.loads(calls[-1])["request"]["runtime_config"]["parameters"]["monitor_id"] == monitor_id
 
 
-def _stop_with_ctrl_c(process: subprocess.Popen, *, base_url: str, mlflow_port: int, log_path: Path) -> None:
+def _stop_with_ctrl_c(
+    process: subprocess.Popen, *, base_url: str, mlflow_port: int, log_path: Path, presses: int
+) -> None:
     tree = _process_tree(process.pid)
     assert len(tree) >= 5, "make, runlocal, mlflow, the worker, beat and gunicorn run"
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+    for press in range(presses):  # an impatient second Ctrl-C lands while the processes are stopping
+        if press:
+            time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
     assert process.wait(timeout=60) in (0, 2, 130, -signal.SIGINT), log_path.read_text(errors="replace")[-3000:]
     deadline = time.monotonic() + 15
     while _descendants_alive(tree) and time.monotonic() < deadline:
@@ -214,10 +219,11 @@ def _stop_with_ctrl_c(process: subprocess.Popen, *, base_url: str, mlflow_port: 
         requests.get(f"http://127.0.0.1:{mlflow_port}/health", timeout=2)
 
 
+@pytest.mark.timeout(600)  # two whole starts, the first collecting static files; each wait has its own bound
 def test_make_run_on_embedded_defaults_serves_a_healthy_portal_twice_and_ctrl_c_stops_it(tmp_path):
     """Started as a newcomer does, with no MLFLOW_* or database variable exported: once on a clean
     copy, and again on the same var/ (the second start reuses the database, broker and MLflow
-    files the first one made)."""
+    files the first one made). The second is stopped with Ctrl-C pressed twice."""
     checkout = _clean_copy(tmp_path / "portal")
     web_port, mlflow_port = free_port(), free_port()
     env = child_environ(drop={"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "PORTAL_VAR_DIR"})
@@ -253,7 +259,13 @@ def test_make_run_on_embedded_defaults_serves_a_healthy_portal_twice_and_ctrl_c_
             assert (var_dir / "broker.sqlite3").exists(), "the embedded default broker is a SQLite file under var/"
 
             _assert_a_healthy_portal(base_url=base_url, mlflow_uri=mlflow_uri, var_dir=var_dir, process=process)
-            _stop_with_ctrl_c(process, base_url=base_url, mlflow_port=mlflow_port, log_path=log_path)
+            _stop_with_ctrl_c(
+                process,
+                base_url=base_url,
+                mlflow_port=mlflow_port,
+                log_path=log_path,
+                presses=2 if start == "second" else 1,
+            )
         finally:
             for pid in _process_tree(process.pid) - {process.pid}:
                 with contextlib.suppress(ProcessLookupError):

@@ -113,6 +113,10 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:
+            # A second Ctrl-C while the processes stop would abort stop_all and leave the rest
+            # running; the stop is bounded by STOP_GRACE_SECONDS anyway.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             supervisor.stop_all()
             self.stdout.write("All processes stopped.")
 
