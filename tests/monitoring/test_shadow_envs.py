@@ -16,7 +16,7 @@ import pytest
 import six
 
 from monitoring.shadow_envs import COMPLETE_MARK, ModelEnvironments, build_environment
-from monitoring.shadow_replay import BatchSample, ReplayLimits, model_download, replay
+from monitoring.shadow_replay import BatchSample, ModelReplay, ReplayLimits, model_download, replay
 from registry.mlflow_client import mlflow_fluent_at
 
 LIMITS = ReplayLimits(seconds=120, memory_mb=4096)
@@ -65,6 +65,12 @@ def _batches() -> list[BatchSample]:
     return [BatchSample(batch_id=1, day="2026-11-01", frame=pd.DataFrame({"x": [1.0, 2.0, 3.0]}))]
 
 
+def _candidate_under_uv(model: Path, *, root: Path, build_seconds: float) -> ModelReplay:
+    environments = ModelEnvironments(manager="uv", root=root, build_seconds=build_seconds)
+    result = replay(models={"candidate": model}, batches=_batches(), limits=LIMITS, environments=environments)
+    return result.models["candidate"]
+
+
 def test_locally_the_model_runs_on_the_workers_packages_and_the_unmet_pin_is_noted(six_model):
     candidate = replay(models={"candidate": six_model}, batches=_batches(), limits=LIMITS).models["candidate"]
 
@@ -108,12 +114,7 @@ def test_an_environment_that_cannot_be_built_is_the_models_error_and_leaves_noth
     )
     root = tmp_path / "envs"
 
-    candidate = replay(
-        models={"candidate": unbuildable},
-        batches=_batches(),
-        limits=LIMITS,
-        environments=ModelEnvironments(manager="uv", root=root, build_seconds=300),
-    ).models["candidate"]
+    candidate = _candidate_under_uv(unbuildable, root=root, build_seconds=300)
 
     assert candidate.error.startswith("Building the model's uv environment failed"), candidate.error
     assert "portal-shadow-no-such-package" in candidate.error  # uv's own words on what it could not find
@@ -124,12 +125,7 @@ def test_an_environment_that_cannot_be_built_is_the_models_error_and_leaves_noth
 def test_a_build_past_its_time_limit_is_stopped_and_removed(six_model, tmp_path):
     root = tmp_path / "envs"
 
-    candidate = replay(
-        models={"candidate": six_model},
-        batches=_batches(),
-        limits=LIMITS,
-        environments=ModelEnvironments(manager="uv", root=root, build_seconds=0.5),
-    ).models["candidate"]
+    candidate = _candidate_under_uv(six_model, root=root, build_seconds=0.5)
 
     assert candidate.error.startswith("Building the model's uv environment took longer than 0.5 s"), candidate.error
     assert candidate.batches == []
