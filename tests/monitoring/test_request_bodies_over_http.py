@@ -18,13 +18,13 @@ import requests
 from django.db import connection
 
 from monitoring.models import InferenceBatch
+from registry.management.commands.runlocal import Command as RunLocal
 
 from ..conftest import REPO_ROOT, child_environ, free_port, stop_process_group
 from .conftest import reference_frame
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 LIMIT = 400_000  # the server's batch limit here, so "too large" needs no 50 MB body
 BIG_UNREAD_BODY = b"feature_a,feature_b,segment\n" + b"1.0,2.0,north\n" * 20_000  # 280 KB: over gunicorn's 64 KB drain
 
@@ -48,8 +48,10 @@ def portal_url(monitoring_storage: Path, tmp_path: Path) -> Iterator[str]:
         "PORTAL_MONITORING_MAX_BATCH_BYTES": str(LIMIT),
         "PORTAL_API_TOKEN_FAILURE_RATE": "",  # this test sends many wrong tokens on purpose
     }
+    argv = RunLocal._gunicorn_argv(Path(sys.executable).parent, f"127.0.0.1:{port}")  # make run's settings
+    argv[argv.index("--workers") + 1] = "1"
     server = subprocess.Popen(
-        [GUNICORN, "mlopsportal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
+        argv,
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -147,3 +149,23 @@ def test_a_body_cut_short_by_the_client_is_refused_and_nothing_is_stored(portal_
     assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
     assert b"Content-Length announced" in answer
     assert not InferenceBatch.objects.exists()
+
+
+def test_a_pooled_connection_left_idle_between_requests_is_still_served(portal_url):
+    """A client that waits between requests (a serving system posting every 5 s) reuses its pooled
+    connection: at gunicorn's default keep-alive (2 s) the server had closed it, and a request sent
+    as it closed was lost (mlopsportal/gunicorn_conf.py)."""
+    host, port = portal_url.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        for _ in range(2):
+            conn.request("GET", "/api/v1/me/")
+            status, _body = _answer(conn)
+            assert status == 401
+            sock = conn.sock
+            time.sleep(3)
+        conn.request("GET", "/api/v1/me/")
+        assert _answer(conn)[0] == 401
+        assert conn.sock is sock, "the same connection served every request"
+    finally:
+        conn.close()

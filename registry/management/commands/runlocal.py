@@ -170,6 +170,8 @@ class Command(BaseCommand):
         return [
             str(bin_dir / "gunicorn"),
             "mlopsportal.wsgi",
+            "--config",
+            "python:mlopsportal.gunicorn_conf",
             "--bind",
             address,
             "--workers",
