@@ -74,13 +74,21 @@ from bench.stack import (  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--minutes", type=float, default=10.0, help="Length of the load phase (default 10).")
-parser.add_argument("--users", type=int, default=50, help="Simulated users, 20 of them serving systems (default 50).")
+parser.add_argument(
+    "--users", type=int, default=50, help="Simulated users, --serving of them serving systems (default 50)."
+)
+parser.add_argument(
+    "--serving",
+    type=int,
+    default=20,
+    help="Serving systems among the users, each posting a batch every 5 s (default 20).",
+)
 parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (default 2).")
 ARGS = parser.parse_args()
 
 WEB_CONFIG = "2 workers x 4 threads"  # registry/management/commands/runlocal.py, _gunicorn_argv
 TARGETS = {"reads p95 ms": 300.0, "writes p95 ms": 500.0, "error rate %": 0.1, "ingest-to-binned p95 s": 5.0}
-SERVING_MONITORS = 20
+SERVING_MONITORS = ARGS.serving
 BATCH_ROWS = 1000
 BATCH_EVERY_SECONDS = 5.0
 NUMERIC = [f"num_{i:02d}" for i in range(20)]
