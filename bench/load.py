@@ -28,10 +28,11 @@ start, middle and end, and the query counts per page at both sizes.
 
 About 13 minutes in all with the defaults (2 of seeding), too long for `make bench`; figures and
 bottlenecks in README.md, Performance. gunicorn reads GUNICORN_CMD_ARGS, so other web settings can
-be tried without changing `make run`'s, e.g. GUNICORN_CMD_ARGS="--keep-alive 30".
+be tried without changing `make run`'s, e.g. GUNICORN_CMD_ARGS="--threads 8".
 
     .venv/bin/python bench/load.py                         # 10 minutes, 50 users (the issue's run)
     .venv/bin/python bench/load.py --minutes 1.5 --users 30  # a short run for trying
+    .venv/bin/python bench/load.py --minutes 5 --users 25 --serving 10  # half the traffic
 """
 
 # Locust patches the standard library for gevent on import: before anything opens a socket.
