@@ -107,6 +107,13 @@ def test_a_reviewer_approves_the_pending_request_and_mlflow_moves_the_alias(visi
     expect(v4_shadow).to_contain_text(re.compile(r"rejects (\d+) of \1 production batches"))
     expect(v4_shadow).to_contain_text("Can not safely convert float32 to int64")
     reviewer.check("review-v4")
+    # "Run again" in place: the row says the replay is queued or running, then the worker's verdict
+    # arrives without a reload (the page follows a running replay).
+    page.wait_for_load_state("load")
+    v4_shadow.get_by_role("button", name="Run again on today's traffic").click()
+    expect(v4_shadow).to_contain_text(re.compile(r"Cannot tell yet: the replay .* is (queued|running)"))
+    expect(v4_shadow).to_contain_text(re.compile(r"rejects (\d+) of \1 production batches"), timeout=120_000)
+    expect(v4_shadow.get_by_role("button", name="Run again on today's traffic")).to_be_enabled()
     page.goto(review_url)
 
     # The page's scripts (deferred) are what keep it in place: a click before they ran posts the form
