@@ -15,7 +15,14 @@ from .models import DriftRun, InferenceBatch
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, ignore_result=True, acks_late=True, soft_time_limit=300, time_limit=360)
+@shared_task(
+    name="monitoring.tasks.batch_bin",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=300,
+    time_limit=360,
+)
 def batch_bin(self, batch_id: int) -> None:  # noqa: ANN001 - Celery binds the task instance
     """Bins a batch against the current reference right after it arrives; a failure is recorded on the
     batch (the next drift job of its window tries again)."""
@@ -32,6 +39,7 @@ def batch_bin(self, batch_id: int) -> None:  # noqa: ANN001 - Celery binds the t
 # The retry takes over the dead claim at once; drift_run_claim stops a window after
 # DRIFT_RUN_MAX_ATTEMPTS, so Celery's own retry count is left unbounded.
 @shared_task(
+    name="monitoring.tasks.drift_run_execute",
     bind=True,
     ignore_result=True,
     acks_late=True,
@@ -61,7 +69,7 @@ def drift_run_enqueue(*, monitor_id: int, window_start: object, trigger: str) ->
     return run
 
 
-@shared_task(bind=True, ignore_result=True, soft_time_limit=120, time_limit=180)
+@shared_task(name="monitoring.tasks.drift_schedule", bind=True, ignore_result=True, soft_time_limit=120, time_limit=180)
 def drift_schedule(self) -> None:  # noqa: ANN001
     """From beat: queue the last complete window of every monitor that lacks a finished run, and
     re-queue runs a dead worker left behind."""
@@ -73,7 +81,7 @@ def drift_schedule(self) -> None:  # noqa: ANN001
         drift_run_execute.delay(run_id)
 
 
-@shared_task(bind=True, ignore_result=True, soft_time_limit=60, time_limit=90)
+@shared_task(name="monitoring.tasks.alert_notify", bind=True, ignore_result=True, soft_time_limit=60, time_limit=90)
 def alert_notify(self, alert_id: int) -> None:  # noqa: ANN001
     for notification_id in jobs.notifications_create(alert_id=alert_id):
         notification_send.delay(notification_id)
@@ -100,7 +108,7 @@ def _retry_delivery(task: Task, exc: Exception, *, max_retries: int, explain: Ca
     raise task.retry(exc=exc, countdown=countdown, max_retries=max_retries)
 
 
-@shared_task(**DELIVERY_TASK)
+@shared_task(name="monitoring.tasks.notification_send", **DELIVERY_TASK)
 def notification_send(self, notification_id: int) -> None:  # noqa: ANN001
     try:
         jobs.notification_send(notification_id=notification_id)
@@ -113,7 +121,7 @@ def notification_send(self, notification_id: int) -> None:  # noqa: ANN001
         )
 
 
-@shared_task(**DELIVERY_TASK)
+@shared_task(name="monitoring.tasks.retrain_send", **DELIVERY_TASK)
 def retrain_send(self, event_id: int) -> None:  # noqa: ANN001
     try:
         jobs.retrain_send(event_id=event_id)
@@ -126,7 +134,7 @@ def retrain_send(self, event_id: int) -> None:  # noqa: ANN001
         )
 
 
-@shared_task(bind=True, ignore_result=True, soft_time_limit=60, time_limit=90)
+@shared_task(name="monitoring.tasks.lost_work_sweep", bind=True, ignore_result=True, soft_time_limit=60, time_limit=90)
 def lost_work_sweep(self) -> None:  # noqa: ANN001
     """From beat, every minute: work recorded while the broker was down (batches to bin, drift runs,
     alerts to notify, deliveries) is sent now that it is back (jobs.lost_work)."""
@@ -152,6 +160,7 @@ def lost_work_sweep(self) -> None:  # noqa: ANN001
 # its author wrote, so an installation may give these jobs workers of their own. The model processes
 # and environment builds the job starts have their own time limits; the task's bound the whole job.
 @shared_task(
+    name="monitoring.tasks.shadow_evaluation_execute",
     ignore_result=True,
     acks_late=True,
     soft_time_limit=settings.SHADOW_JOB_SECONDS,

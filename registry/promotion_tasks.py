@@ -7,7 +7,15 @@ from . import promotions
 from .errors import MlflowRejected, MlflowUnavailable
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90, max_retries=None)
+@shared_task(
+    name="registry.promotion_tasks.promotion_execute",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=60,
+    time_limit=90,
+    max_retries=None,
+)
 def promotion_execute(self, request_id: int) -> None:  # noqa: ANN001 - Celery binds the task instance
     """Move the alias in MLflow. Transient MLflow failures are retried with exponential backoff up
     to PORTAL_PROMOTION_MAX_RETRIES; then the request fails with the error and an alert."""
@@ -25,7 +33,9 @@ def promotion_execute(self, request_id: int) -> None:  # noqa: ANN001 - Celery b
         promotions.promotion_fail(request_id=request_id, error=str(exc))
 
 
-@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+@shared_task(
+    name="registry.promotion_tasks.promotion_outbox_sweep", ignore_result=True, soft_time_limit=60, time_limit=90
+)
 def promotion_outbox_sweep() -> int:
     """Beat runs this: outbox rows a crash left behind are dispatched again."""
     return promotions.outbox_sweep(older_than_seconds=settings.PORTAL_PROMOTION_SWEEP_AFTER_SECONDS)

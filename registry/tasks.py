@@ -6,7 +6,7 @@ from .models import SyncRun, WorkerHeartbeat
 from .sync import sync_execute
 
 
-@shared_task(bind=True, ignore_result=True, soft_time_limit=10, time_limit=20)
+@shared_task(name="registry.tasks.worker_heartbeat", bind=True, ignore_result=True, soft_time_limit=10, time_limit=20)
 def worker_heartbeat(self) -> None:  # noqa: ANN001 - Celery binds the task instance
     """Record that a worker took a task from beat's schedule: /healthz reports its age."""
     WorkerHeartbeat.objects.update_or_create(
@@ -15,6 +15,7 @@ def worker_heartbeat(self) -> None:  # noqa: ANN001 - Celery binds the task inst
 
 
 @shared_task(
+    name="registry.tasks.mlflow_sync",
     bind=True,
     ignore_result=True,
     autoretry_for=(MlflowUnavailable,),
