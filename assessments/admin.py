@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AttestedAnswer, Criterion, ScorecardSnapshot
+from assessments.models import AttestedAnswer, Criterion, ScorecardSnapshot
 
 
 @admin.register(Criterion)

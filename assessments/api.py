@@ -6,13 +6,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from assessments import exports, selectors, services
+from assessments.models import AnswerStatus, AttestedAnswer, ReviewState
+from assessments.scoring import MAX_LEVEL
 from registry.pagination import StrictPageNumberPagination
 from registry.permissions import HasActionPermission
 from registry.selectors import projects_visible_to
-
-from . import exports, selectors, services
-from .models import AnswerStatus, AttestedAnswer, ReviewState
-from .scoring import MAX_LEVEL
 
 VIEW = "assessments.view_scorecardsnapshot"
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from assessments import api
 
 urlpatterns = [
     path("assessments/portfolio/", api.PortfolioView.as_view(), name="assessments-portfolio"),

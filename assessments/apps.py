@@ -8,7 +8,7 @@ from django.apps import AppConfig
 def _recompute_when_aliases_move(sender: type, registered_model: Any, **kwargs: Any) -> None:
     # A moved serving alias changes several criteria (serving alias, rollback, gate): rescore now.
     if registered_model.project_id:
-        from .services import recompute_after_commit
+        from assessments.services import recompute_after_commit
 
         recompute_after_commit(registered_model.project_id)
 
@@ -18,7 +18,7 @@ def _rubric_restore_if_empty(sender: AppConfig, **kwargs: Any) -> None:
     # flush`) empties it without re-running migrations. An empty rubric scores nothing, so load it back.
     from django.apps import apps
 
-    from .models import Criterion
+    from assessments.models import Criterion
 
     if not Criterion.objects.exists():
         importlib.import_module("assessments.migrations.0002_rubric_v1").load_rubric(apps, None)
@@ -47,22 +47,13 @@ class AssessmentsConfig(AppConfig):
             NAV_ITEMS.insert(at, item)
 
         # The project page shows the project's maturity level; registry never imports us.
+        from assessments.project_section import TEMPLATE, project_maturity
         from registry.project_sections import project_section_register
-
-        from .project_section import TEMPLATE, project_maturity
 
         project_section_register(name="maturity", order=10, template=TEMPLATE, context=project_maturity)
 
-        from registry.demo import demo_step_register
-
-        from .demo import demo_load
-
-        # After the MLflow runs (registry), the gate's history and the monitors: scorecards read them all.
-        demo_step_register(order=90, name="maturity answers and scorecards", load=demo_load)
-
+        from assessments.services import scorecards_recompute_for_mirror_change
         from registry.signals import mirror_changed
-
-        from .services import scorecards_recompute_for_mirror_change
 
         mirror_changed.connect(scorecards_recompute_for_mirror_change, dispatch_uid="assessments.mirror_changed")
         from registry.signals import model_aliases_changed
@@ -70,9 +61,8 @@ class AssessmentsConfig(AppConfig):
         model_aliases_changed.connect(_recompute_when_aliases_move, dispatch_uid="assessments.aliases_moved")
 
         # The gate runs whatever checks are registered and never imports us: registry depends on no other app.
-        if importlib.util.find_spec("registry.promotions") is not None:
-            from registry.promotions import gate_check_register
-
-            from .gate import CHECK_NAME, maturity_gate_check
+        if importlib.util.find_spec("registry.promotions.services") is not None:
+            from assessments.gate import CHECK_NAME, maturity_gate_check
+            from registry.promotions.services import gate_check_register
 
             gate_check_register(name=CHECK_NAME, check=maturity_gate_check)

@@ -15,9 +15,7 @@ from django.conf import settings
 from django.core.exceptions import FieldError
 from django.db.models import Count, Max, Model, Q
 
-from registry.models import Project
-
-from .evidence import (
+from assessments.evidence import (
     SOURCE_GATE,
     SOURCE_MIRROR,
     SOURCE_MONITORING,
@@ -30,6 +28,7 @@ from .evidence import (
     SchemaMismatchFact,
     VersionFact,
 )
+from registry.models import Project
 
 logger = logging.getLogger(__name__)
 

@@ -5,12 +5,11 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from assessments.charts import category_label
+from assessments.models import ScorecardSnapshot
+from assessments.scoring import CriterionResult, Scorecard
+from assessments.selectors import PortfolioRow
 from registry.models import Project
-
-from .charts import category_label
-from .models import ScorecardSnapshot
-from .scoring import CriterionResult, Scorecard
-from .selectors import PortfolioRow
 
 
 def result_as_dict(result: CriterionResult) -> dict[str, Any]:

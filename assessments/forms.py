@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import AnswerStatus, ReviewState
+from assessments.models import AnswerStatus, ReviewState
 
 
 class AnswerForm(forms.Form):

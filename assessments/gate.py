@@ -3,9 +3,8 @@ minimum maturity level before a version is promoted. Registered with the gate wh
 
 from typing import Any
 
-from registry.gate_checks import CheckOutcome, CheckStatus
-
-from . import selectors
+from assessments import selectors
+from registry.promotions.checks import CheckOutcome, CheckStatus
 
 CHECK_NAME = "maturity"
 
@@ -38,7 +37,7 @@ def maturity_outcome(
 
 
 def maturity_gate_check(context: Any) -> CheckOutcome:
-    """GateCheck for registry.promotions: reads the project's scorecard as it is now."""
+    """GateCheck for registry.promotions.services: reads the project's scorecard as it is now."""
     required = getattr(context.policy, "maturity_min_level", None)
     project = context.registered_model.project
     if required is None or project is None:

@@ -22,14 +22,13 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from assessments.models import AnswerStatus, AttestedAnswer
 from monitoring.models import Alert
-from registry.mirror_selectors import sync_status
+from registry.mirror.selectors import sync_status
 from registry.models import SyncRun, WorkerHeartbeat
-from registry.promotion_models import GateAlert, PromotionRequest, PromotionState
+from registry.promotions.models import GateAlert, PromotionRequest, PromotionState
 from registry.roles import is_admin
 from registry.templatetags.when import ago
-
-from .models import AnswerStatus, AttestedAnswer
 
 # How many things each part names before "and n more".
 SHOWN = 5

@@ -6,10 +6,9 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from assessments.scoring import MAX_LEVEL
+from assessments.selectors import snapshot_latest
 from registry.models import Project
-
-from .scoring import MAX_LEVEL
-from .selectors import snapshot_latest
 
 TEMPLATE = "registry/partials/project_maturity.html"
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
 
-from .evidence import SOURCE_GATE, SOURCE_MIRROR, SOURCE_MONITORING, Link, ProjectEvidence, VersionFact
+from assessments.evidence import SOURCE_GATE, SOURCE_MIRROR, SOURCE_MONITORING, Link, ProjectEvidence, VersionFact
 
 MAX_LEVEL = 2
 SHARE_REQUIRED = 0.9  # share of recent runs that must carry a fact (git commit, dataset, ...)

@@ -8,13 +8,12 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from assessments.evidence_sources import project_evidence
+from assessments.models import AttestedAnswer, Criterion, ScorecardSnapshot
+from assessments.scoring import AnswerFact, CriterionSpec, Scorecard, score
 from registry.models import Project
 from registry.roles import is_admin
 from registry.selectors import projects_visible_to
-
-from .evidence_sources import project_evidence
-from .models import AttestedAnswer, Criterion, ScorecardSnapshot
-from .scoring import AnswerFact, CriterionSpec, Scorecard, score
 
 
 def criteria_active() -> QuerySet[Criterion]:

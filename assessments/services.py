@@ -14,12 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from assessments import selectors
+from assessments.errors import AnswerInvalid, PermissionDenied
+from assessments.models import AnswerStatus, AttestedAnswer, Criterion, LevelChange, ReviewState, ScorecardSnapshot
+from assessments.scoring import CriterionSpec, Scorecard
 from registry.models import Project
-
-from . import selectors
-from .errors import AnswerInvalid, PermissionDenied
-from .models import AnswerStatus, AttestedAnswer, Criterion, LevelChange, ReviewState, ScorecardSnapshot
-from .scoring import CriterionSpec, Scorecard
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ _recompute_pending = threading.local()
 
 
 def _recompute_dispatch_pending() -> None:
-    from .tasks import scorecard_recompute_task
+    from assessments.tasks import scorecard_recompute_task
 
     pending = getattr(_recompute_pending, "ids", set())
     _recompute_pending.ids = set()

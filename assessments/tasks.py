@@ -1,8 +1,7 @@
 from celery import shared_task
 
+from assessments import services
 from registry.models import Project
-
-from . import services
 
 
 @shared_task(

@@ -9,14 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from assessments import charts, exports, selectors, services
+from assessments.errors import PortalError
+from assessments.forms import AnswerForm, ReviewForm
+from assessments.models import AttestedAnswer, Category
+from assessments.scoring import MAX_LEVEL, PROGRESS_RULE
 from registry.models import Project
 from registry.selectors import projects_visible_to
-
-from . import charts, exports, selectors, services
-from .errors import PortalError
-from .forms import AnswerForm, ReviewForm
-from .models import AttestedAnswer, Category
-from .scoring import MAX_LEVEL, PROGRESS_RULE
 
 VIEW = "assessments.view_scorecardsnapshot"
 

@@ -40,7 +40,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from registry.mlflow_server import mlflow_server_running  # noqa: E402
+from mlopsportal.demo.mlflow_server import mlflow_server_running  # noqa: E402
 
 settings.STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 settings.ALLOWED_HOSTS = ["*"]
@@ -64,12 +64,12 @@ def main() -> None:
         from django.contrib.auth.models import Group
         from mlflow import MlflowClient
 
-        from registry import promotions
+        from registry.mirror.sync import sync_execute
         from registry.mlflow_client import MlflowRestClient
         from registry.models import SyncRun
-        from registry.promotion_models import PromotionPolicy
+        from registry.promotions import services as promotions
+        from registry.promotions.models import PromotionPolicy
         from registry.roles import Role
-        from registry.sync import sync_execute
 
         call_command("migrate", verbosity=0)
         mlflow = MlflowClient(tracking_uri=uri, registry_uri=uri)

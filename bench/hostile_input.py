@@ -78,8 +78,8 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from bench.stack import rss_kb  # noqa: E402
-from registry.management.commands.runlocal import Command as RunLocal  # noqa: E402
-from registry.management.commands.runlocal import Supervisor  # noqa: E402
+from mlopsportal.demo.management.commands.runlocal import Command as RunLocal  # noqa: E402
+from mlopsportal.demo.management.commands.runlocal import Supervisor  # noqa: E402
 from tests.conftest import free_port, wait_for_http  # noqa: E402
 from tests.test_make_run import _process_tree  # noqa: E402
 

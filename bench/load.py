@@ -87,7 +87,7 @@ parser.add_argument(
 parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (default 2).")
 ARGS = parser.parse_args()
 
-WEB_CONFIG = "2 workers x 4 threads"  # registry/management/commands/runlocal.py, _gunicorn_argv
+WEB_CONFIG = "2 workers x 4 threads"  # mlopsportal/demo/management/commands/runlocal.py, _gunicorn_argv
 TARGETS = {"reads p95 ms": 300.0, "writes p95 ms": 500.0, "error rate %": 0.1, "ingest-to-binned p95 s": 5.0}
 SERVING_MONITORS = ARGS.serving
 BATCH_ROWS = 1000
@@ -430,8 +430,8 @@ class Seeder:
     # ---- promotion history and queue
 
     def _promotions(self, models: list) -> None:
-        from registry import promotions
-        from registry.promotion_models import PromotionDecision, PromotionRequest, PromotionState
+        from registry.promotions import services as promotions
+        from registry.promotions.models import PromotionDecision, PromotionRequest, PromotionState
 
         engineers, reviewers = self.users["Engineer"], self.users["Reviewer"]
         if self.request_template is None:  # the portal's own request, for its checks' shape
@@ -515,7 +515,7 @@ class Seeder:
 
     def seeded(self) -> Seeded:
         from registry.models import Run
-        from registry.promotion_models import PromotionRequest, PromotionState
+        from registry.promotions.models import PromotionRequest, PromotionState
 
         pending = list(
             PromotionRequest.objects.filter(state=PromotionState.PENDING).values_list("pk", "version").order_by("?")
@@ -538,7 +538,7 @@ class Seeder:
 def table_counts() -> dict[str, int]:
     from monitoring.models import DriftRun, FeatureDriftResult, Monitor
     from registry.models import Project, Run
-    from registry.promotion_models import PromotionRequest
+    from registry.promotions.models import PromotionRequest
 
     return {
         "projects": Project.objects.count(),
@@ -557,7 +557,7 @@ def page_urls(seeder: Seeder) -> dict[str, tuple[str, str]]:
     """Each page kind: (role that reads it, URL) on objects that exist from the small stage on."""
     from django.urls import reverse
 
-    from registry.promotion_models import PromotionRequest
+    from registry.promotions.models import PromotionRequest
 
     project, experiment, monitor = seeder.projects[0], seeder.experiments[0], seeder.monitors[0]
     run_id = f"{int(experiment.mlflow_id):08x}{0:024x}"

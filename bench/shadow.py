@@ -35,8 +35,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mlopsportal.demo.mlflow_server import mlflow_server_running
 from monitoring.shadow_replay import BatchSample, ReplayLimits, model_download, replay
-from registry.mlflow_server import mlflow_server_running
 
 FEATURES = 25
 

@@ -97,8 +97,8 @@ def machine_cpu_seconds() -> tuple[float, float]:
 def portal_processes(*, port: int, queue: str, workers: int, log: Path) -> Iterator[dict[str, int]]:
     """gunicorn as `make run` starts it on 127.0.0.1:port and `workers` Celery workers (one process
     each) on `queue`; yields the process-group leaders by role ("web", "worker-1", ...)."""
-    from registry.management.commands.runlocal import Command as RunLocal
-    from registry.management.commands.runlocal import Supervisor
+    from mlopsportal.demo.management.commands.runlocal import Command as RunLocal
+    from mlopsportal.demo.management.commands.runlocal import Supervisor
     from tests.conftest import wait_for_http
 
     out = log.open("a")

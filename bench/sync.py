@@ -57,7 +57,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from registry.mlflow_server import mlflow_server_running  # noqa: E402
+from mlopsportal.demo.mlflow_server import mlflow_server_running  # noqa: E402
 
 API = "/api/2.0/mlflow"
 EXPERIMENTS = 4
@@ -162,9 +162,9 @@ def timed(function, repeat: int = 1) -> tuple[float, object]:
 
 
 def main() -> None:
-    from registry.mirror_services import metric_histories
+    from registry.mirror.services import metric_histories
+    from registry.mirror.sync import sync_execute
     from registry.models import MetricHistory, Run, SyncRun
-    from registry.sync import sync_execute
 
     mlflow_dir = Path(tempfile.mkdtemp(prefix="portal-bench-mlflow-"))
     with contextlib.ExitStack() as cleanup:  # unwound in reverse: the server stops, then its files go

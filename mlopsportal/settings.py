@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "registry",
     "monitoring",
     "assessments",
+    "mlopsportal.demo",  # `manage.py demo` and `runlocal`; the domain apps never import it
 ]
 
 MIDDLEWARE = [
@@ -166,7 +167,7 @@ STORAGES["monitoring"] = {
 MONITORING_MAX_BATCH_BYTES = env.int("PORTAL_MONITORING_MAX_BATCH_BYTES", default=50 * 1024 * 1024)
 # Bodies over this size are read and parsed one (or this many) at a time per web process: parsing
 # costs several times a body's size, and eight 50 MB uploads at once took one worker to 953 MB RSS.
-# The demo's stand-in training pipeline (monitoring/demo_pipeline.py), which `make run` serves.
+# The demo's stand-in training pipeline (mlopsportal/demo/pipeline.py), which `make run` serves.
 PORTAL_DEMO_PIPELINE_PORT = env.int("PORTAL_DEMO_PIPELINE_PORT", default=8765)
 PORTAL_DEMO_PIPELINE_URL = f"http://127.0.0.1:{PORTAL_DEMO_PIPELINE_PORT}/apis/v2beta1/runs"
 MONITORING_LARGE_BODY_BYTES = env.int("PORTAL_MONITORING_LARGE_BODY_BYTES", default=8 * 1024 * 1024)

@@ -31,16 +31,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mlopsportal.memory import freed_memory_released
-from registry import access
-from registry.api_schema import ERROR_COMPONENT
-from registry.errors import PortalError
-from registry.parsers import DATABASE_INT_MAX, StrictJSONParser, storable_as_json
-from registry.permissions import HasActionPermission
-from registry.throttling import IngestThrottle, credential_checked
-
-from . import jobs, selectors, services
-from .ingest import BadBatch, format_for
-from .models import (
+from monitoring import jobs, selectors, services
+from monitoring.ingest import BadBatch, format_for
+from monitoring.models import (
     Alert,
     DriftRun,
     FeatureDriftResult,
@@ -50,8 +43,14 @@ from .models import (
     RetrainEvent,
     RetrainTrigger,
 )
-from .schema import declared_types_parse
-from .tasks import drift_run_enqueue
+from monitoring.schema import declared_types_parse
+from monitoring.tasks import drift_run_enqueue
+from registry import access
+from registry.api_schema import ERROR_COMPONENT
+from registry.errors import PortalError
+from registry.parsers import DATABASE_INT_MAX, StrictJSONParser, storable_as_json
+from registry.permissions import HasActionPermission
+from registry.throttling import IngestThrottle, credential_checked
 
 
 class SchemaMismatchOut(serializers.Serializer):

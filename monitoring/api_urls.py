@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import api
+from monitoring import api
 
 router = SimpleRouter()
 router.register("monitors", api.MonitorViewSet, basename="monitor")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .profiles import CategoricalHistogram, CategoricalProfile, NumericHistogram, NumericProfile
+from monitoring.profiles import CategoricalHistogram, CategoricalProfile, NumericHistogram, NumericProfile
 
 _LAYOUT: dict[str, Any] = {
     "margin": {"l": 60, "r": 20, "t": 20, "b": 60},

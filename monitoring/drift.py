@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .profiles import CategoricalHistogram, CategoricalProfile, NumericHistogram, NumericProfile
+from monitoring.profiles import CategoricalHistogram, CategoricalProfile, NumericHistogram, NumericProfile
 
 EPS = 1e-4  # probability given to an empty bin so that no statistic is infinite
 SMALL_REFERENCE_ROWS = 1000

@@ -15,9 +15,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from registry.gate_checks import CheckOutcome, CheckStatus
-
-from .models import Alert, Monitor, ShadowEvaluation
+from monitoring.models import Alert, Monitor, ShadowEvaluation
+from registry.promotions.checks import CheckOutcome, CheckStatus
 
 
 def drift_gate_check(context: Any) -> CheckOutcome:
@@ -174,7 +173,7 @@ def shadow_outcome(
 
 def shadow_gate_check(context: Any) -> CheckOutcome:
     """GateCheck: reads the latest replay of this candidate against the alias's holder now."""
-    from .shadow import shadow_evaluation_latest, shadow_is_fresh, shadow_monitor
+    from monitoring.shadow import shadow_evaluation_latest, shadow_is_fresh, shadow_monitor
 
     model_name = context.registered_model.name
     holder_version = context.holder.version if context.holder is not None else None
@@ -260,7 +259,7 @@ def _ago(moment: datetime | None) -> str:
 
 def gate_register() -> None:
     try:
-        from registry.promotions import gate_check_register
+        from registry.promotions.services import gate_check_register
     except ImportError:  # the promotion gate is not installed in this build
         return
     gate_check_register(name="drift", check=drift_gate_check)

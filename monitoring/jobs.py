@@ -26,11 +26,8 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from mlopsportal.dispatch import queue_after_commit
-from registry.audit import audit_record
-from registry.errors import PortalError
-
-from . import drift, profiles
-from .models import (
+from monitoring import drift, profiles
+from monitoring.models import (
     Alert,
     BatchHistogram,
     DriftRun,
@@ -42,7 +39,9 @@ from .models import (
     RetrainEvent,
     RetrainTrigger,
 )
-from .services import alert_clear, alert_raise, batch_bin, batch_columns, reference_current
+from monitoring.services import alert_clear, alert_raise, batch_bin, batch_columns, reference_current
+from registry.audit import audit_record
+from registry.errors import PortalError
 
 logger = logging.getLogger(__name__)
 
@@ -798,7 +797,7 @@ def retrain_request(
             payload=retrain_payload(trigger, monitor, run, reason, actor),
         )
         _audit(monitor, actor, event)
-        from .tasks import retrain_send
+        from monitoring.tasks import retrain_send
 
         queue_after_commit(retrain_send, event.pk)
     return event

@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from .drift import NO_DATA_WHY
+from monitoring.drift import NO_DATA_WHY
 
 
 def monitoring_storage() -> Storage:

@@ -7,11 +7,10 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, IntegerField, Value, When
 
+from monitoring.models import Alert
+from monitoring.selectors import MonitorStatus, alerts_visible_to, monitor_list_for, monitor_status
 from registry.access import member_may
 from registry.models import Project
-
-from .models import Alert
-from .selectors import MonitorStatus, alerts_visible_to, monitor_list_for, monitor_status
 
 TEMPLATE = "registry/partials/project_monitoring.html"
 # How many open alerts the project page names before linking to the rest.

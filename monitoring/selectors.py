@@ -9,10 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
-from registry.errors import PortalError
-from registry.selectors import projects_visible_to
-
-from .models import (
+from monitoring.models import (
     Alert,
     DriftRun,
     FeatureDriftResult,
@@ -22,6 +19,8 @@ from .models import (
     SchemaMismatch,
     ShadowEvaluation,
 )
+from registry.errors import PortalError
+from registry.selectors import projects_visible_to
 
 
 class MonitorStatus:
@@ -169,7 +168,7 @@ def alerts_filtered(*, user: AbstractBaseUser | AnonymousUser, filters: Mapping[
 def shadow_evaluations_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ShadowEvaluation]:
     """Shadow evaluations show the rows production sent a monitor and what two versions of a model
     made of them: visible to whoever may see both the monitor and the model."""
-    from registry.mirror_selectors import registered_models_visible_to
+    from registry.mirror.selectors import registered_models_visible_to
 
     models = registered_models_visible_to(user=user).values("name")
     return ShadowEvaluation.objects.filter(

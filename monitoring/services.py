@@ -21,17 +21,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from mlopsportal.dispatch import queue_after_commit
-from registry import access
-from registry.errors import Conflict, PermissionDenied, PortalError, Unavailable
-from registry.mlflow_client import MlflowRestClient
-from registry.models import Project, RegisteredModel, SyncRun
-from registry.sync import sync_execute
-from registry.tokens import secret_hash, secret_new
-
-from . import profiles
-from .drift import MIN_REFERENCE_ROWS
-from .ingest import BadBatch, BatchLimits, event_times, parse_batch
-from .models import (
+from monitoring import profiles
+from monitoring.drift import MIN_REFERENCE_ROWS
+from monitoring.ingest import BadBatch, BatchLimits, event_times, parse_batch
+from monitoring.models import (
     Alert,
     InferenceBatch,
     IngestToken,
@@ -43,8 +36,14 @@ from .models import (
     SchemaMismatch,
     monitoring_storage,
 )
-from .schema import NUMBER_TYPES, declared_types_check, received_schema, schema_compare, schema_from_frame
-from .signatures import artifact_read, signature_fetch, training_run_id
+from monitoring.schema import NUMBER_TYPES, declared_types_check, received_schema, schema_compare, schema_from_frame
+from monitoring.signatures import artifact_read, signature_fetch, training_run_id
+from registry import access
+from registry.errors import Conflict, PermissionDenied, PortalError, Unavailable
+from registry.mirror.sync import sync_execute
+from registry.mlflow_client import MlflowRestClient
+from registry.models import Project, RegisteredModel, SyncRun
+from registry.tokens import secret_hash, secret_new
 
 TOKEN_PREFIX = "mpi_"  # marks a monitoring ingest token in logs and secret scanners
 
@@ -477,7 +476,7 @@ def batch_ingest(
                     batch=batch,
                 )
             if bin_in_background:
-                from .tasks import batch_bin
+                from monitoring.tasks import batch_bin
 
                 queue_after_commit(batch_bin, batch.pk)
     except IntegrityError:
@@ -494,7 +493,7 @@ def batch_ingest(
 
 
 def batch_frame(batch: InferenceBatch) -> pd.DataFrame:
-    from .ingest import read_stored
+    from monitoring.ingest import read_stored
 
     with monitoring_storage().open(batch.file_name, "rb") as handle:
         return read_stored(handle.read(), batch.format)
@@ -502,7 +501,7 @@ def batch_frame(batch: InferenceBatch) -> pd.DataFrame:
 
 def batch_columns(batch: InferenceBatch, names: list[str]) -> pd.DataFrame:
     """The named columns of a stored batch (those it has), read as batch_frame reads them."""
-    from .ingest import read_stored_columns
+    from monitoring.ingest import read_stored_columns
 
     with monitoring_storage().open(batch.file_name, "rb") as handle:
         return read_stored_columns(handle, batch.format, names)
@@ -519,7 +518,7 @@ def batch_bin(*, batch_id: int) -> InferenceBatch:
     profs = {name: profiles.profile_from_dict(data) for name, data in reference.profile.items()}
     # Only the profiled columns: a wide batch's other columns never need to be in memory.
     hists = profiles.bin_frame(profs, batch_columns(batch, list(profs)))
-    from .models import BatchHistogram
+    from monitoring.models import BatchHistogram
 
     with transaction.atomic():
         BatchHistogram.objects.bulk_create(
@@ -592,7 +591,7 @@ def alert_raise(
             if escalated:
                 alert.notifications.filter(status=Notification.Status.SENT).update(status=Notification.Status.PENDING)
         if created or reopened or escalated:
-            from .tasks import alert_notify
+            from monitoring.tasks import alert_notify
 
             queue_after_commit(alert_notify, alert.pk)
     return alert, created

@@ -30,11 +30,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from mlopsportal.dispatch import queue_after_commit
+from monitoring.models import InferenceBatch, Monitor, ShadowEvaluation
+from monitoring.services import batch_frame
 from registry.access import model_visible
 from registry.errors import PermissionDenied
-
-from .models import InferenceBatch, Monitor, ShadowEvaluation
-from .services import batch_frame
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def shadow_sample(*, monitor: Monitor, now: datetime, days: int, max_rows: int, 
     """At most `max_rows` rows of what production sent `monitor` in the `days` before `now`, spread
     evenly over the days and, within a day, over its batches by size; each batch's rows keep the
     types they were sent with."""
-    from .shadow_replay import BatchSample
+    from monitoring.shadow_replay import BatchSample
 
     batches = list(_traffic(monitor, now=now, days=days).order_by("event_time", "pk"))
     by_day: dict[str, list[InferenceBatch]] = defaultdict(list)
@@ -206,7 +205,7 @@ def shadow_evaluation_queue(
             )
     except IntegrityError:  # one_open_shadow_evaluation: join the one queued or running
         return ShadowEvaluation.objects.filter(**fields, status__in=["queued", "running"]).first()
-    from .tasks import shadow_evaluation_execute
+    from monitoring.tasks import shadow_evaluation_execute
 
     queue_after_commit(shadow_evaluation_execute, evaluation.pk)
     return evaluation
@@ -302,7 +301,7 @@ def shadow_results(
     *, samples: list, labels: pd.Series, candidate: Any, holder: Any | None, monitor: Monitor, metric: str
 ) -> dict[str, Any]:
     """Pure given the replays: what the page and the gate read (JSON)."""
-    from . import shadow_stats
+    from monitoring import shadow_stats
 
     results: dict[str, Any] = {
         "candidate": _model_summary(candidate, None),
@@ -390,10 +389,9 @@ def comparison_words(results: dict[str, Any], *, evaluation: ShadowEvaluation) -
 def shadow_evaluation_run(*, evaluation_id: int) -> ShadowEvaluation:
     """The job: sample, download, replay, compare, store. The portal's own failures (MLflow away,
     a batch file gone) mark the evaluation "could not run"; a model's failures are its results."""
-    from registry.promotions import policy_for
-
-    from .shadow_envs import ModelEnvironments
-    from .shadow_replay import ReplayLimits, model_download, replay
+    from monitoring.shadow_envs import ModelEnvironments
+    from monitoring.shadow_replay import ReplayLimits, model_download, replay
+    from registry.promotions.services import policy_for
 
     evaluation = ShadowEvaluation.objects.select_related("monitor").get(pk=evaluation_id)
     try:

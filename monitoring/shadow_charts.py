@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from .charts import LINE_COLOURS, _layout
+from monitoring.charts import LINE_COLOURS, _layout
 
 HOLDER_COLOUR, CANDIDATE_COLOUR = LINE_COLOURS[0], LINE_COLOURS[1]
 

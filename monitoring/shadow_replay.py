@@ -58,7 +58,7 @@ from typing import Any
 
 import pandas as pd
 
-from .shadow_envs import EnvironmentUnavailable, ModelEnvironments, model_python
+from monitoring.shadow_envs import EnvironmentUnavailable, ModelEnvironments, model_python
 
 CHILD_SCRIPT = Path(__file__).resolve().with_name("shadow_child.py")
 OUTPUT_LINES = 20  # of the child's stdout and stderr, kept when it crashed

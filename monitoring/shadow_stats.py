@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import drift, profiles
+from monitoring import drift, profiles
 
 PredictionKind = Literal["classes", "values"]
 

@@ -9,12 +9,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from monitoring import selectors, shadow
+from monitoring.shadow_charts import shadow_figures
 from registry.access import member_may, model_named
 from registry.errors import PermissionDenied, PortalError
 from registry.live import action_queued, action_refused, wants_json
-
-from . import selectors, shadow
-from .shadow_charts import shadow_figures
 
 
 @login_required

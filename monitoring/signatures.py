@@ -10,11 +10,10 @@ from typing import Any
 
 from django.conf import settings
 
+from monitoring.schema import schema_from_signature
 from registry.errors import MlflowRejected, MlflowUnavailable
+from registry.mirror.sync import signature_from_mlmodel
 from registry.mlflow_client import MlflowRestClient
-from registry.sync import signature_from_mlmodel
-
-from .schema import schema_from_signature
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,8 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from mlopsportal.dispatch import queue_after_commit
-
-from . import jobs, services
-from .models import DriftRun, InferenceBatch
+from monitoring import jobs, services
+from monitoring.models import DriftRun, InferenceBatch
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ def drift_run_execute(self, drift_run_id: int) -> None:  # noqa: ANN001
 
 
 def drift_run_enqueue(*, monitor_id: int, window_start: object, trigger: str) -> DriftRun:
-    from .models import Monitor
+    from monitoring.models import Monitor
 
     monitor = Monitor.objects.get(pk=monitor_id)
     run = jobs.drift_run_prepare(monitor=monitor, window_start=window_start, trigger=trigger)
@@ -150,7 +149,7 @@ def lost_work_sweep(self) -> None:  # noqa: ANN001
             task.delay(pk)
     if any(vars(work).values()):
         logger.info("Lost work sent again: %s", {kind: len(ids) for kind, ids in vars(work).items() if ids})
-    from .shadow import shadow_evaluations_lost
+    from monitoring.shadow import shadow_evaluations_lost
 
     for pk in shadow_evaluations_lost():
         shadow_evaluation_execute.delay(pk)
@@ -167,7 +166,7 @@ def lost_work_sweep(self) -> None:  # noqa: ANN001
     time_limit=settings.SHADOW_JOB_SECONDS + 60,
 )
 def shadow_evaluation_execute(evaluation_id: int) -> None:
-    from . import shadow
+    from monitoring import shadow
 
     if shadow.shadow_evaluation_claim(evaluation_id=evaluation_id):
         shadow.shadow_evaluation_run(evaluation_id=evaluation_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import shadow_views, views
+from monitoring import shadow_views, views
 
 app_name = "monitoring"
 

@@ -21,15 +21,14 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from monitoring import charts, jobs, profiles, selectors, services
+from monitoring.ingest import format_for
+from monitoring.models import Alert, DriftRun, Monitor, Notification, NotificationChannel, RetrainEvent, RetrainTrigger
+from monitoring.tasks import drift_run_enqueue
 from registry.errors import Conflict, PortalError
 from registry.live import action_queued, action_refused, wants_json
-from registry.mirror_selectors import registered_models_visible_to
+from registry.mirror.selectors import registered_models_visible_to
 from registry.selectors import projects_visible_to
-
-from . import charts, jobs, profiles, selectors, services
-from .ingest import format_for
-from .models import Alert, DriftRun, Monitor, Notification, NotificationChannel, RetrainEvent, RetrainTrigger
-from .tasks import drift_run_enqueue
 
 
 def _monitor_or_404(request: HttpRequest, pk: int) -> Monitor:
@@ -80,7 +79,7 @@ def _figures(monitor: Monitor, runs: list[DriftRun], selected: DriftRun | None, 
             window_rows=dict(zip(windows, rows, strict=True)),
         )
     if selected is not None and selected.reference is not None and feature in selected.reference.profile:
-        from .models import BatchHistogram
+        from monitoring.models import BatchHistogram
 
         profile = profiles.profile_from_dict(selected.reference.profile[feature])
         hists = [

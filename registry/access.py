@@ -18,8 +18,8 @@ from collections.abc import Callable
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
-from .models import Experiment, Project, ProjectMembership, RegisteredModel, Run
-from .roles import is_admin
+from registry.models import Experiment, Project, ProjectMembership, RegisteredModel, Run
+from registry.roles import is_admin
 
 User = AbstractBaseUser | AnonymousUser
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from rest_framework.authtoken.models import TokenProxy
 
-from .models import ApiToken, AuditEvent, Project, ProjectMembership, SyncRun, WorkerHeartbeat
+from registry.models import ApiToken, AuditEvent, Project, ProjectMembership, SyncRun, WorkerHeartbeat
 
 
 class MembershipInline(admin.TabularInline):

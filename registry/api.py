@@ -7,10 +7,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
-from .models import Project, ProjectMembership
-from .permissions import SIGNED_IN, HasActionPermission
-from .roles import roles_of
+from registry import selectors, services
+from registry.models import Project, ProjectMembership
+from registry.permissions import SIGNED_IN, HasActionPermission
+from registry.roles import roles_of
 
 User = get_user_model()
 

@@ -11,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from .errors import DatabaseUnavailable, PortalError, database_outage
+from registry.errors import DatabaseUnavailable, PortalError, database_outage
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import api, mirror_api
+from registry import api
+from registry.mirror import api as mirror_api
 
 router = SimpleRouter()
 router.register("projects", api.ProjectViewSet, basename="project")
@@ -15,7 +16,7 @@ urlpatterns = [
     *router.urls,
 ]
 
-# The promotion gate's endpoints (registry/promotion_api.py).
-from .promotion_api import promotion_api_urlpatterns  # noqa: E402
+# The promotion gate's endpoints (registry/promotions/api.py).
+from registry.promotions.api import promotion_api_urlpatterns  # noqa: E402
 
 urlpatterns += promotion_api_urlpatterns

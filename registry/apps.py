@@ -1,3 +1,10 @@
+"""The registry app: projects, roles and audit (the core), the MLflow mirror (registry/mirror/) and the
+promotion gate (registry/promotions/), under one app label so their tables, permissions and audit rows
+keep the names they were created with. This module is where the parts are put together: the core
+imports neither of them, and the mirror never imports the gate."""
+
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -7,21 +14,23 @@ class RegistryConfig(AppConfig):
     name = "registry"
     verbose_name = "Registry"
 
+    def import_models(self) -> None:
+        super().import_models()
+        # Django imports the app's `models` module; the gate's models live in their own part.
+        import_module("registry.promotions.models")
+
     def ready(self) -> None:
-        from . import roles
+        from registry import roles
 
         # Groups and their permissions are kept in code and re-applied after every migrate, so a
         # permission added by a later release reaches existing installations without a manual step.
         post_migrate.connect(roles.sync_role_groups_after_migrate, dispatch_uid="registry.sync_role_groups")
         self._navigation_add()
-        from .demo import demo_step_register
-
-        # Early: the other apps' demo steps build on the mirrored runs and models.
-        demo_step_register(order=10, name="MLflow runs and models, mirrored", load=_demo_mirror_load)
+        import_module("registry.mirror.tasks")  # Celery finds `registry.tasks` by itself, not the parts' tasks
         self._promotion_gate_ready()
 
     def _navigation_add(self) -> None:
-        from .navigation import NAV_ITEMS, NavItem
+        from registry.navigation import NAV_ITEMS, NavItem
 
         entries = [
             NavItem(
@@ -49,9 +58,12 @@ class RegistryConfig(AppConfig):
         NAV_ITEMS[at:at] = [entry for entry in entries if entry.url_name not in known]
 
     def _promotion_gate_ready(self) -> None:
-        from . import promotion_selectors, promotion_tasks, promotions  # noqa: F401 - registers the gate's Celery tasks
-        from .navigation import NAV_ITEMS, NavItem
-        from .signals import model_aliases_changed
+        from registry.promotions import selectors as promotion_selectors
+        from registry.promotions import services as promotions
+
+        import_module("registry.promotions.tasks")
+        from registry.navigation import NAV_ITEMS, NavItem
+        from registry.signals import model_aliases_changed
 
         entries = [
             NavItem(
@@ -68,20 +80,5 @@ class RegistryConfig(AppConfig):
         at = next((i for i, item in enumerate(NAV_ITEMS) if item.url_name == "api-docs"), len(NAV_ITEMS))
         NAV_ITEMS[at:at] = [entry for entry in entries if entry.url_name not in known]
 
-        from .demo import demo_step_register
-        from .demo_gate import demo_gate_load, demo_gate_queue_load
-
-        # After the mirrored MLflow demo (order 10), which creates churn-classifier.
-        demo_step_register(order=20, name="promotion gate: policy and history", load=demo_gate_load)
-        # After the monitors (order 30, when installed): the pending requests are checked against them.
-        demo_step_register(order=35, name="promotion gate: pending requests", load=demo_gate_queue_load)
-
         # The sync tells the gate when aliases moved in MLflow: bypass detection and superseding.
         model_aliases_changed.connect(promotions.on_model_aliases_changed, dispatch_uid="registry.promotion_gate")
-
-
-def _demo_mirror_load() -> None:
-    # Imported when the demo runs: MLflow and scikit-learn take seconds to import.
-    from .demo_mlflow import demo_mirror_load
-
-    demo_mirror_load()

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 from django.http import HttpRequest
 
-from .models import AuditEvent, Project
+from registry.models import AuditEvent, Project
 
 
 def _project_of(obj: models.Model | None) -> Project | None:

@@ -8,9 +8,9 @@ from rest_framework.authentication import TokenAuthentication, get_authorization
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from .models import ApiToken
-from .throttling import credential_checked
-from .tokens import secret_hash
+from registry.models import ApiToken
+from registry.throttling import credential_checked
+from registry.tokens import secret_hash
 
 # Recording each use would write on every API call; once a minute says as much.
 LAST_USED_RESOLUTION = timedelta(minutes=1)

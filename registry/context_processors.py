@@ -1,9 +1,9 @@
 from django.http import HttpRequest
 from django.urls import reverse
 
-from .navigation import NAV_ITEMS
-from .permissions import SIGNED_IN
-from .roles import home_url_name_for, roles_of
+from registry.navigation import NAV_ITEMS
+from registry.permissions import SIGNED_IN
+from registry.roles import home_url_name_for, roles_of
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:

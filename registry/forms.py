@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from .models import Project
+from registry.models import Project
 
 User = get_user_model()
 

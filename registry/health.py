@@ -9,8 +9,8 @@ from django.db import connection
 from django.utils import timezone
 from kombu import Connection
 
-from .mlflow_client import MlflowRestClient
-from .models import WorkerHeartbeat
+from registry.mlflow_client import MlflowRestClient
+from registry.models import WorkerHeartbeat
 
 CHECK_TIMEOUT_SECONDS = 3.0
 

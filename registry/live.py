@@ -6,8 +6,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
-from .api_errors import error_body
-from .errors import PortalError
+from registry.api_errors import error_body
+from registry.errors import PortalError
 
 
 def wants_json(request: HttpRequest) -> bool:

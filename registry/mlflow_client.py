@@ -15,7 +15,7 @@ from urllib.parse import quote, urlparse
 import requests
 from django.conf import settings
 
-from .errors import MlflowRejected, MlflowUnavailable
+from registry.errors import MlflowRejected, MlflowUnavailable
 
 API = "/api/2.0/mlflow"
 # Largest pages an MLflow 3 server accepts: fewer pages means fewer offset shifts mid-read.

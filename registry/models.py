@@ -332,13 +332,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}:{self.object_id}"
-
-
-# The promotion gate's models live in their own module (registry/promotion_models.py).
-from .promotion_models import (  # noqa: E402, F401
-    GateAlert,
-    PromotionDecision,
-    PromotionOutbox,
-    PromotionPolicy,
-    PromotionRequest,
-)

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .permissions import SIGNED_IN
+from registry.permissions import SIGNED_IN
 
 
 @dataclass(frozen=True)

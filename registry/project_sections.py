@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from .models import Project
+from registry.models import Project
 
 User = AbstractBaseUser | AnonymousUser
 

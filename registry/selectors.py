@@ -2,8 +2,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from .access import member_may, projects_visible_to
-from .models import Project, ProjectMembership
+from registry.access import member_may, projects_visible_to
+from registry.models import Project, ProjectMembership
 
 
 def project_list_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:

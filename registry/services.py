@@ -4,10 +4,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from .errors import Conflict, PermissionDenied, PortalError
-from .models import ApiToken, Project, ProjectMembership
-from .selectors import project_editable_by
-from .tokens import API_TOKEN_PREFIX, PREFIX_SHOWN, secret_hash, secret_new
+from registry.errors import Conflict, PermissionDenied, PortalError
+from registry.models import ApiToken, Project, ProjectMembership
+from registry.selectors import project_editable_by
+from registry.tokens import API_TOKEN_PREFIX, PREFIX_SHOWN, secret_hash, secret_new
 
 
 def _unique_slug(name: str, *, exclude_pk: int | None = None) -> str:

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import mirror_views, views, webhooks
+from registry import views
+from registry.mirror import views as mirror_views
+from registry.mirror import webhooks
 
 app_name = "registry"
 
@@ -25,7 +27,7 @@ urlpatterns = [
     path("profile/token/", views.api_token_rotate, name="api_token_rotate"),
 ]
 
-# The promotion gate's pages (registry/promotion_urls.py).
-from .promotion_urls import promotion_urlpatterns  # noqa: E402
+# The promotion gate's pages (registry/promotions/urls.py).
+from registry.promotions.urls import promotion_urlpatterns  # noqa: E402
 
 urlpatterns += promotion_urlpatterns

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 
-from .roles import Role
+from registry.roles import Role
 
 
 def password_generate() -> str:

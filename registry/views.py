@@ -6,15 +6,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import mirror_selectors, selectors, services
-from .errors import PortalError
-from .forms import ProjectForm
-from .health import health_report
-from .models import ApiToken, Project, ProjectMembership
-from .project_sections import project_sections_for
-from .promotion_models import PromotionState
-from .promotion_selectors import promotions_visible_to
-from .roles import ROLE_DEFINITIONS, home_url_name_for, roles_of
+from registry import selectors, services
+from registry.errors import PortalError
+from registry.forms import ProjectForm
+from registry.health import health_report
+from registry.mirror import selectors as mirror_selectors
+from registry.models import ApiToken, Project, ProjectMembership
+from registry.project_sections import project_sections_for
+from registry.promotions.models import PromotionState
+from registry.promotions.selectors import promotions_visible_to
+from registry.roles import ROLE_DEFINITIONS, home_url_name_for, roles_of
 
 
 @never_cache

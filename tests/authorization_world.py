@@ -78,7 +78,7 @@ def build_world() -> World:
     from monitoring import services as monitoring_services
     from monitoring.models import Alert, ShadowEvaluation
     from registry.models import Experiment
-    from registry.promotion_models import GateAlert, PromotionRequest
+    from registry.promotions.models import GateAlert, PromotionRequest
     from registry.roles import Role
 
     from .factories import ExperimentFactory, ProjectFactory, RunFactory, UserFactory

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from mlopsportal.demo.mlflow_server import LEAN_ENV, mlflow_server_argv
 from registry.mlflow_client import mlflow_process_state_kept
-from registry.mlflow_server import LEAN_ENV, mlflow_server_argv
 from registry.roles import Role
 
 from .factories import ProjectFactory, UserFactory

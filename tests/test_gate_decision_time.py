@@ -6,10 +6,10 @@ import pytest
 
 from monitoring import services as monitoring_services
 from monitoring.models import Alert, Monitor
-from registry import promotions
 from registry.mlflow_client import MlflowRestClient
 from registry.models import AuditEvent
-from registry.promotion_models import PromotionOutbox, PromotionState
+from registry.promotions import services as promotions
+from registry.promotions.models import PromotionOutbox, PromotionState
 
 from .registry.gate_support import SIGNATURE, default_policy, mirror_model
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from monitoring import services as monitoring_services
 from monitoring.models import Monitor, NotificationChannel, ReferenceProfile
 from registry.models import SyncRun
-from registry.promotion_models import PromotionRequest
+from registry.promotions.models import PromotionRequest
 from tests.factories import ExperimentFactory, ProjectFactory, RegisteredModelFactory, RunFactory
 
 from .registry.gate_support import default_policy, mirror_model

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from monitoring.demo import DEMO_MONITOR
+from mlopsportal.demo.monitoring import DEMO_MONITOR
 
 from .conftest import REPO_ROOT, child_environ, free_port, stop_process_group, wait_for_http
 

@@ -2,8 +2,8 @@
 
 from django import template
 
-from ..audit import change_lines
-from ..models import AuditEvent
+from registry.audit import change_lines
+from registry.models import AuditEvent
 
 register = template.Library()
 

@@ -5,9 +5,9 @@ from typing import Any
 from django import template
 from django.contrib.auth.models import AbstractBaseUser
 
-from ..models import RegisteredModel
-from ..promotion_models import OPEN_STATES, PromotionRequest
-from ..promotions import REQUEST_PERMISSION, policy_for, rollback_target
+from registry.models import RegisteredModel
+from registry.promotions.models import OPEN_STATES, PromotionRequest
+from registry.promotions.services import REQUEST_PERMISSION, policy_for, rollback_target
 
 register = template.Library()
 

@@ -2,11 +2,11 @@
 
 import pytest
 
-from assessments.demo import DEMO_TARGETS, demo_load
 from assessments.models import AttestedAnswer, ScorecardSnapshot
 from assessments.selectors import portfolio_for
-from registry.demo import demo_users_and_projects_load
-from registry.promotion_models import PromotionRequest
+from mlopsportal.demo.maturity import DEMO_TARGETS, demo_load
+from mlopsportal.demo.steps import demo_users_and_projects_load
+from registry.promotions.models import PromotionRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def test_the_demo_history_gives_the_portfolio_a_trend(mlflow_uri, manager):
 def test_the_whole_demo_puts_the_three_projects_at_levels_0_1_and_2_by_their_evidence(mlflow_uri, settings):
     """Every app's demo step against a real MLflow server: registry runs and models, monitors and
     drift, the gate's promotions, then the answers. Levels come from the evidence, not from a number."""
-    from registry.demo import demo_load as full_demo_load
+    from mlopsportal.demo.steps import demo_load as full_demo_load
 
     full_demo_load()
     latest = {
@@ -84,11 +84,11 @@ def test_a_demo_started_again_ten_days_later_catches_up_and_keeps_its_levels(mlf
 
     from django.utils import timezone
 
-    from assessments.demo_evidence import demo_evidence_load
     from assessments.selectors import scorecard_compute
-    from monitoring.demo import demo_step
+    from mlopsportal.demo.evidence import demo_evidence_load
+    from mlopsportal.demo.monitoring import demo_step
+    from mlopsportal.demo.steps import demo_load as full_demo_load
     from monitoring.models import DriftRun
-    from registry.demo import demo_load as full_demo_load
     from registry.models import Project
 
     full_demo_load()

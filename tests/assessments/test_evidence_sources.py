@@ -10,8 +10,8 @@ from assessments import services
 from assessments.evidence import SOURCE_GATE, SOURCE_MIRROR, SOURCE_MONITORING
 from assessments.evidence_sources import project_evidence
 from assessments.scoring import Outcome, run_check
+from registry.mirror.sync import sync_execute
 from registry.models import Experiment, RegisteredModel
-from registry.sync import sync_execute
 from tests.factories import ProjectFactory
 from tests.registry.mlflow_helpers import log_run, log_sklearn_model_run, register_version, unique
 

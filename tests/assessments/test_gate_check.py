@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from assessments.gate import maturity_gate_check, maturity_outcome
-from registry.gate_checks import CheckStatus
+from registry.promotions.checks import CheckStatus
 from tests.factories import ProjectFactory
 
 
@@ -36,7 +36,7 @@ def test_the_gate_runs_the_registered_maturity_check_when_a_policy_sets_a_minimu
     from django.utils import timezone
 
     from registry.models import ModelVersion, PromotionPolicy, RegisteredModel
-    from registry.promotions import GateCheckContext, checks_run
+    from registry.promotions.services import GateCheckContext, checks_run
 
     project = ProjectFactory(name="Immature")
     model = RegisteredModel.objects.create(name="immature-model", project=project)

@@ -9,7 +9,7 @@ from assessments.models import AnswerStatus, AttestedAnswer, Criterion
 from monitoring import services as monitoring_services
 from monitoring.models import Alert
 from registry.models import SyncRun, WorkerHeartbeat
-from registry.promotion_models import PromotionRequest, PromotionState
+from registry.promotions.models import PromotionRequest, PromotionState
 from tests.factories import ModelVersionFactory, ProjectFactory, RegisteredModelFactory
 
 pytestmark = pytest.mark.django_db

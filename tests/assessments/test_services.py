@@ -153,8 +153,8 @@ def test_the_nightly_task_scores_every_project_in_a_celery_worker(celery_worker)
 def test_a_sync_that_brings_new_runs_rescores_the_project_owning_them_in_a_celery_worker(
     celery_worker, mlflow_uri, mlflow_client
 ):
+    from registry.mirror.sync import sync_execute
     from registry.models import Experiment
-    from registry.sync import sync_execute
 
     project = ProjectFactory(name="Rescored by the sync")
     experiment_id = mlflow_client.create_experiment(f"rescored-{time.time_ns()}")

@@ -13,12 +13,12 @@ import time
 
 import pytest
 
+from registry.mirror.sync import sync_execute
 from registry.models import AuditEvent, RegisteredModel, SyncRun
-from registry.promotion_models import GateAlert, PromotionDecision, PromotionRequest, PromotionState
-from registry.promotion_tasks import promotion_outbox_sweep
-from registry.promotions import promotion_request_create
+from registry.promotions.models import GateAlert, PromotionDecision, PromotionRequest, PromotionState
+from registry.promotions.services import promotion_request_create
+from registry.promotions.tasks import promotion_outbox_sweep
 from registry.roles import Role
-from registry.sync import sync_execute
 from tests.factories import UserFactory
 from tests.registry.gate_support import default_policy
 from tests.registry.mlflow_helpers import log_run, register_version, unique

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from registry.management.commands.runlocal import Command as RunLocal
+from mlopsportal.demo.management.commands.runlocal import Command as RunLocal
 from tests.conftest import REPO_ROOT, child_environ, free_port, manage_py, stop_process_group
 from tests.monitoring.conftest import reference_frame
 

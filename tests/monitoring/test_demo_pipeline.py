@@ -1,4 +1,4 @@
-"""The demo's stand-in pipeline (monitoring/demo_pipeline.py) answers a real retrain request the
+"""The demo's stand-in pipeline (mlopsportal/demo/pipeline.py) answers a real retrain request the
 way Kubeflow Pipelines does, so the monitor shows a real answer; `make run` serves it
 (tests/test_make_run.py checks the tour's step end to end)."""
 
@@ -8,9 +8,9 @@ import threading
 import pytest
 import requests
 
+from mlopsportal.demo.monitoring import DEMO_TRIGGER
+from mlopsportal.demo.pipeline import server
 from monitoring import jobs
-from monitoring.demo import DEMO_TRIGGER
-from monitoring.demo_pipeline import server
 from monitoring.models import RetrainEvent, RetrainTrigger
 
 from ..conftest import free_port

@@ -17,8 +17,8 @@ import pytest
 import requests
 from django.db import connection
 
+from mlopsportal.demo.management.commands.runlocal import Command as RunLocal
 from monitoring.models import InferenceBatch
-from registry.management.commands.runlocal import Command as RunLocal
 
 from ..conftest import REPO_ROOT, child_environ, free_port, stop_process_group
 from .conftest import reference_frame

@@ -21,14 +21,14 @@ from django.urls import reverse
 from django.utils import timezone
 from mlflow.models import infer_signature
 
+from mlopsportal.demo.mlflow_content import sklearn_model_log
 from monitoring import services, shadow
 from monitoring.gate import shadow_outcome
 from monitoring.models import ShadowEvaluation
-from registry import promotions
-from registry.demo_mlflow import sklearn_model_log
-from registry.gate_checks import CheckStatus
 from registry.mlflow_client import mlflow_fluent_at
-from registry.promotion_models import PromotionPolicy
+from registry.promotions import services as promotions
+from registry.promotions.checks import CheckStatus
+from registry.promotions.models import PromotionPolicy
 
 from ..factories import ModelVersionFactory, RegisteredModelFactory
 from .conftest import SCHEMA, reference_frame, to_parquet

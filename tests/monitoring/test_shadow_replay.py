@@ -19,8 +19,8 @@ import pytest
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
+from mlopsportal.demo.mlflow_content import sklearn_model_log
 from monitoring.shadow_replay import BatchSample, ReplayLimits, model_download, replay
-from registry.demo_mlflow import sklearn_model_log
 from registry.mlflow_client import mlflow_fluent_at
 
 FEATURES = ["f0", "f1", "f2", "f3"]

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from mlflow.models import infer_signature
 
-from monitoring import demo, services
+from mlopsportal.demo import monitoring as demo
+from monitoring import services
 from monitoring.models import Alert, DriftRun, InferenceBatch, Monitor, SchemaMismatch
 
 from ..factories import ProjectFactory

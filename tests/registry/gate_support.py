@@ -7,7 +7,7 @@ from typing import Any
 from django.utils import timezone
 
 from registry.models import Experiment, ModelVersion, RegisteredModel, Run
-from registry.promotion_models import PromotionPolicy
+from registry.promotions.models import PromotionPolicy
 
 SIGNATURE = [
     {"name": "tenure", "type": "long", "required": True},

@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
-from registry.demo_mlflow import sklearn_model_log
+from mlopsportal.demo.mlflow_content import sklearn_model_log
 
 
 def unique(prefix: str) -> str:

@@ -1,6 +1,6 @@
 """The metric-history chart as a figure dict: its one title, and a hover with step and metric."""
 
-from registry.charts import metric_history_figure
+from registry.mirror.charts import metric_history_figure
 
 
 def test_a_metric_history_has_one_title_and_a_hover_naming_step_and_metric():

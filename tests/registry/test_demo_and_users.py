@@ -60,15 +60,37 @@ def test_the_admin_role_holds_every_permission_and_the_others_only_theirs():
     assert "add_project" not in manager_perms and "view_project" in manager_perms
 
 
-def test_demo_runs_the_steps_other_apps_register_in_order_after_users_and_projects(settings, tmp_path, monkeypatch):
-    from registry import demo
+SEEN_BY_DEMO_STEPS: list[str] = []
+
+
+def _monitors_step() -> None:
+    SEEN_BY_DEMO_STEPS.append(f"monitors {Project.objects.count()}")
+
+
+def _scorecards_step() -> None:
+    SEEN_BY_DEMO_STEPS.append("scorecards")
+
+
+def test_demo_runs_its_steps_in_order_after_users_and_projects(settings, tmp_path, monkeypatch):
+    from mlopsportal.demo import steps as demo
 
     settings.VAR_DIR = tmp_path
-    monkeypatch.setattr(demo, "DEMO_STEPS", {})
-    seen: list[str] = []
-    demo.demo_step_register(order=20, name="scorecards", load=lambda: seen.append("scorecards"))
-    demo.demo_step_register(order=10, name="monitors", load=lambda: seen.append(f"monitors {Project.objects.count()}"))
+    SEEN_BY_DEMO_STEPS.clear()
+    here = __name__
+    steps = (
+        demo.DemoStep("monitors", f"{here}._monitors_step"),
+        demo.DemoStep("scorecards", f"{here}._scorecards_step"),
+    )
+    monkeypatch.setattr(demo, "DEMO_STEPS", steps)
 
     call_command("demo", stdout=io.StringIO())
 
-    assert seen == [f"monitors {len(demo.DEMO_PROJECTS)}", "scorecards"]
+    assert [f"monitors {len(demo.DEMO_PROJECTS)}", "scorecards"] == SEEN_BY_DEMO_STEPS
+
+
+def test_every_demo_step_names_a_loader_that_exists():
+    from django.utils.module_loading import import_string
+
+    from mlopsportal.demo.steps import DEMO_STEPS
+
+    assert all(callable(import_string(step.loader)) for step in DEMO_STEPS)

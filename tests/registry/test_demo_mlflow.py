@@ -11,8 +11,8 @@ from mlflow.tracking import fluent
 from mlflow.tracking._model_registry import utils as registry_utils
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
-from registry.demo import demo_users_and_projects_load
-from registry.demo_mlflow import demo_mirror_load, demo_mlflow_load
+from mlopsportal.demo.mlflow_content import demo_mirror_load, demo_mlflow_load
+from mlopsportal.demo.steps import demo_users_and_projects_load
 from registry.mlflow_client import mlflow_fluent_at
 from registry.models import Experiment, ModelVersion, RegisteredModel, Run
 

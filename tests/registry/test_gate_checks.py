@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.gate_checks import CheckStatus, MetricDirection, metric_check, signature_check, signature_diff
+from registry.promotions.checks import CheckStatus, MetricDirection, metric_check, signature_check, signature_diff
 
 
 def _inputs(*columns: tuple[str, str, bool]) -> list[dict]:

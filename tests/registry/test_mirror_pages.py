@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from registry.mirror.sync import sync_execute
 from registry.models import AuditEvent, MetricHistory, SyncRun
-from registry.sync import sync_execute
 from tests.factories import (
     ExperimentFactory,
     ModelVersionFactory,

@@ -3,7 +3,7 @@ each request's state shows beside it instead of in a column off to the right."""
 
 import pytest
 
-from registry.promotion_models import PromotionRequest
+from registry.promotions.models import PromotionRequest
 
 from ..conftest import CHROMIUM, browser_page_as
 from .gate_support import default_policy, mirror_model

@@ -7,7 +7,7 @@ from django.utils import timezone
 from assessments.models import ScorecardSnapshot
 from monitoring import services as monitoring_services
 from monitoring.models import Alert
-from registry.promotion_models import PromotionRequest
+from registry.promotions.models import PromotionRequest
 from tests.factories import ModelVersionFactory, ProjectFactory, RegisteredModelFactory
 
 pytestmark = pytest.mark.django_db

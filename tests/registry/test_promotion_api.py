@@ -2,7 +2,7 @@
 
 import pytest
 
-from registry.promotion_models import PromotionRequest, PromotionState
+from registry.promotions.models import PromotionRequest, PromotionState
 from registry.roles import Role
 from registry.services import api_token_rotate
 from tests.factories import UserFactory

@@ -3,11 +3,11 @@ request, and a history of promotions that really moved the alias in MLflow. Idem
 
 import pytest
 
-from registry.demo import DEMO_STEPS, demo_users_and_projects_load
-from registry.demo_gate import demo_gate_load, demo_gate_queue_load
-from registry.demo_mlflow import demo_mirror_load
+from mlopsportal.demo.gate import demo_gate_load, demo_gate_queue_load
+from mlopsportal.demo.mlflow_content import demo_mirror_load
+from mlopsportal.demo.steps import DEMO_STEPS, demo_users_and_projects_load
 from registry.models import AuditEvent, RegisteredModel
-from registry.promotion_models import PromotionRequest, PromotionState
+from registry.promotions.models import PromotionRequest, PromotionState
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def test_the_gate_demo_fills_the_queue_and_the_history_once(mlflow_uri, mlflow_c
         assert int(mlflow_client.get_model_version_by_alias("churn-classifier", "production").version) == 2
         assert RegisteredModel.objects.get(name="churn-classifier").aliases["production"] == 2
         assert AuditEvent.objects.filter(action="promotion.promoted").count() == 2
-        steps = {name: step.order for name, step in DEMO_STEPS.items()}
-        assert steps["promotion gate: pending requests"] > steps["promotion gate: policy and history"]
+        steps = [step.name for step in DEMO_STEPS]
+        assert steps.index("promotion gate: pending requests") > steps.index("promotion gate: policy and history")
     finally:  # the MLflow server is shared by the session: leave the demo model as registry's demo made it
         mlflow_client.delete_registered_model_alias("churn-classifier", "production")

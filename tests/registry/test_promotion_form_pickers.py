@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from registry.promotion_models import PromotionPolicy, PromotionRequest
+from registry.promotions.models import PromotionPolicy, PromotionRequest
 from tests.factories import ProjectFactory
 
 from ..conftest import CHROMIUM, browser_page_as

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from registry import promotions
 from registry.models import AuditEvent
-from registry.promotion_models import GateAlert, PromotionPolicy, PromotionRequest, PromotionState
+from registry.promotions import services as promotions
+from registry.promotions.models import GateAlert, PromotionPolicy, PromotionRequest, PromotionState
 from registry.roles import Role
 from tests.factories import UserFactory
 

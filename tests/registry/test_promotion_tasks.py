@@ -7,13 +7,13 @@ import time
 import pytest
 from django.db import connection
 
-from registry import promotions
 from registry.errors import Conflict
+from registry.mirror.sync import sync_execute
 from registry.models import AuditEvent, RegisteredModel, SyncRun
-from registry.promotion_models import GateAlert, PromotionOutbox, PromotionRequest, PromotionState
-from registry.promotion_tasks import promotion_outbox_sweep
+from registry.promotions import services as promotions
+from registry.promotions.models import GateAlert, PromotionOutbox, PromotionRequest, PromotionState
+from registry.promotions.tasks import promotion_outbox_sweep
 from registry.roles import Role
-from registry.sync import sync_execute
 from tests.factories import UserFactory
 
 from .gate_support import default_policy

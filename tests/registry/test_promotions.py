@@ -5,11 +5,11 @@ import threading
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from registry import promotions
 from registry.errors import Conflict, PermissionDenied, PortalError
-from registry.gate_checks import CheckOutcome, CheckStatus
 from registry.models import AuditEvent
-from registry.promotion_models import PromotionDecision, PromotionOutbox, PromotionRequest, PromotionState
+from registry.promotions import services as promotions
+from registry.promotions.checks import CheckOutcome, CheckStatus
+from registry.promotions.models import PromotionDecision, PromotionOutbox, PromotionRequest, PromotionState
 from registry.roles import Role
 from tests.factories import UserFactory
 

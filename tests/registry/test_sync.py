@@ -3,10 +3,10 @@
 import pytest
 
 from registry.errors import MlflowUnavailable
+from registry.mirror.sync import signature_from_mlmodel, sync_execute
 from registry.mlflow_client import MlflowRestClient
 from registry.models import Experiment, MetricHistory, ModelVersion, RegisteredModel, Run, SyncRun
 from registry.signals import model_aliases_changed
-from registry.sync import signature_from_mlmodel, sync_execute
 
 from .mlflow_helpers import log_run, log_sklearn_model_run, register_version, unique
 

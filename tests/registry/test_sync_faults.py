@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 from django.db.models import Count
 
+from registry.mirror.sync import sync_execute
 from registry.mlflow_client import MlflowRestClient
 from registry.models import Experiment, ModelVersion, RegisteredModel, Run, SyncRun
-from registry.sync import sync_execute
 
 from ..conftest import MlflowServer, mlflow_server_running
 from .mlflow_helpers import log_run, register_version, unique

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from registry.errors import MlflowUnavailable
+from registry.mirror.tasks import mlflow_sync
 from registry.models import Run, SyncRun
-from registry.tasks import mlflow_sync
 
 from .mlflow_helpers import log_run, register_version, unique
 
@@ -89,7 +89,7 @@ def test_the_sync_api_queues_a_full_sync_for_engineers(celery_worker, client, en
 
 
 def test_the_status_page_shows_the_last_error_with_its_time(client, engineer, settings, mlflow_uri):
-    from registry.sync import sync_execute
+    from registry.mirror.sync import sync_execute
 
     settings.MLFLOW_TRACKING_URI = "http://127.0.0.1:9"
     settings.MLFLOW_REQUEST_RETRIES = 0

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
+from registry.mirror.webhooks import signature_for
 from registry.models import ModelVersion, SyncRun, WebhookDelivery
-from registry.webhooks import signature_for
 
 from .mlflow_helpers import log_run, register_version, unique
 

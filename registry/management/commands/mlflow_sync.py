@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from registry.mirror.sync import KINDS, sync_execute
 from registry.models import SyncRun
-from registry.sync import KINDS, sync_execute
 
 
 class Command(BaseCommand):

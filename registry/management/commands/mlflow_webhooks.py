@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from registry.webhooks import EVENTS
+from registry.mirror.webhooks import EVENTS
 
 WEBHOOK_NAME = "mlops-portal-mirror"
 

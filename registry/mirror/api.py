@@ -8,11 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import mirror_selectors, mirror_services
-from .api_errors import error_body
-from .errors import MlflowUnavailable, PortalError
-from .models import Experiment, ModelVersion, RegisteredModel, Run, SyncRun
-from .permissions import HasActionPermission
+from registry.api_errors import error_body
+from registry.errors import MlflowUnavailable, PortalError
+from registry.mirror import selectors as mirror_selectors
+from registry.mirror import services as mirror_services
+from registry.models import Experiment, ModelVersion, RegisteredModel, Run, SyncRun
+from registry.permissions import HasActionPermission
 
 
 class SyncRunOut(serializers.ModelSerializer):

@@ -20,10 +20,12 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from .access import member_may, model_named, model_visible
-from .audit import audit_record
-from .errors import Conflict, PermissionDenied, PortalError
-from .gate_checks import (
+from registry.access import member_may, model_named, model_visible
+from registry.audit import audit_record
+from registry.errors import Conflict, PermissionDenied, PortalError
+from registry.mlflow_client import MlflowRestClient
+from registry.models import ModelVersion, Run
+from registry.promotions.checks import (
     CheckOutcome,
     CheckStatus,
     MetricDirection,
@@ -33,9 +35,7 @@ from .gate_checks import (
     signature_check,
     status_blocks,
 )
-from .mlflow_client import MlflowRestClient
-from .models import ModelVersion, Run
-from .promotion_models import (
+from registry.promotions.models import (
     GateAlert,
     PromotionDecision,
     PromotionOutbox,
@@ -44,8 +44,8 @@ from .promotion_models import (
     PromotionState,
     RegisteredModel,
 )
-from .roles import is_admin
-from .signals import promotion_requested
+from registry.roles import is_admin
+from registry.signals import promotion_requested
 
 logger = logging.getLogger(__name__)
 
@@ -674,7 +674,7 @@ def promotion_cancel(
 
 
 def _dispatch(request_id: int) -> None:
-    from .promotion_tasks import promotion_execute
+    from registry.promotions.tasks import promotion_execute
 
     try:
         promotion_execute.delay(request_id)

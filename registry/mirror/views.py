@@ -9,14 +9,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import mirror_selectors, mirror_services, selectors
-from .charts import metric_history_figure
-from .errors import MlflowUnavailable, PortalError
-from .forms import ProjectLinkForm
-from .live import action_queued
-from .mlflow_client import MlflowRestClient
-from .models import Experiment, RegisteredModel, Run
-from .runs_table import RunsTablePlan, runs_table_plan
+from registry import selectors
+from registry.errors import MlflowUnavailable, PortalError
+from registry.forms import ProjectLinkForm
+from registry.live import action_queued
+from registry.mirror import selectors as mirror_selectors
+from registry.mirror import services as mirror_services
+from registry.mirror.charts import metric_history_figure
+from registry.mirror.runs_table import RunsTablePlan, runs_table_plan
+from registry.mlflow_client import MlflowRestClient
+from registry.models import Experiment, RegisteredModel, Run
 
 
 @login_required

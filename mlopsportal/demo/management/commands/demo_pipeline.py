@@ -1,11 +1,11 @@
-"""Serve the demo's stand-in training pipeline (monitoring/demo_pipeline.py); `make run` starts it."""
+"""Serve the demo's stand-in training pipeline (mlopsportal/demo/pipeline.py); `make run` starts it."""
 
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from monitoring.demo_pipeline import server
+from mlopsportal.demo.pipeline import server
 
 
 class Command(BaseCommand):

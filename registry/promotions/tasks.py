@@ -3,8 +3,8 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import promotions
-from .errors import MlflowRejected, MlflowUnavailable
+from registry.errors import MlflowRejected, MlflowUnavailable
+from registry.promotions import services as promotions
 
 
 @shared_task(

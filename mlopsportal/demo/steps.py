@@ -1,8 +1,8 @@
-"""Demo data for `manage.py demo`: users for every role and a few projects, then whatever the other
-apps add. Idempotent: a second run finds what the first made and changes nothing.
+"""Demo data for `manage.py demo`: users for every role and a few projects, then each part's content in
+order. Idempotent: a second run finds what the first made and changes nothing.
 
-Registry reads nobody, so the other apps plug their demo in from AppConfig.ready() with
-`demo_step_register`; the steps run in order after the users and projects exist.
+The demo depends on the domain apps and none of them knows it exists: the steps are listed here, by the
+dotted path of their loader, so `manage.py demo` imports MLflow and scikit-learn only when it runs.
 """
 
 import json
@@ -13,10 +13,11 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.module_loading import import_string
 
-from .models import Project, ProjectMembership
-from .roles import Role
-from .users import password_generate, user_upsert
+from registry.models import Project, ProjectMembership
+from registry.roles import Role
+from registry.users import password_generate, user_upsert
 
 
 @dataclass(frozen=True)
@@ -80,23 +81,33 @@ def demo_passwords() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class DemoStep:
-    order: int  # registry's MLflow runs first, then what reads them (monitors, then scorecards)
     name: str
-    load: Callable[[], None]
+    loader: str  # dotted path of a function taking no arguments
+
+    def load(self) -> None:
+        import_string(self.loader)()
 
 
-DEMO_STEPS: dict[str, DemoStep] = {}
-
-
-def demo_step_register(*, order: int, name: str, load: Callable[[], None]) -> None:
-    DEMO_STEPS[name] = DemoStep(order=order, name=name, load=load)
+DEMO_STEPS: tuple[DemoStep, ...] = (
+    # The MLflow runs and models first: everything after reads them.
+    DemoStep("MLflow runs and models, mirrored", "mlopsportal.demo.mlflow_content.demo_mirror_load"),
+    # churn-classifier exists now: the gate's policy and its history of decided requests.
+    DemoStep("promotion gate: policy and history", "mlopsportal.demo.gate.demo_gate_load"),
+    DemoStep("monitors: two weeks of drift, schema and volume", "mlopsportal.demo.monitoring.demo_step"),
+    # After the monitors: the pending requests are checked against them.
+    DemoStep("promotion gate: pending requests", "mlopsportal.demo.gate.demo_gate_queue_load"),
+    # The pending requests replayed on the monitor's last week.
+    DemoStep("shadow evaluations of the pending requests", "mlopsportal.demo.monitoring.demo_shadow_step"),
+    # Last: scorecards read the runs, the gate's history and the monitors.
+    DemoStep("maturity answers and scorecards", "mlopsportal.demo.maturity.demo_load"),
+)
 
 
 def demo_load(*, progress: Callable[[str], None] = lambda message: None) -> dict[str, str]:
     """Load the demo and return {username: password}. Steps talk to MLflow, so they run outside the
     users-and-projects transaction; each step is idempotent on its own."""
     logins = demo_users_and_projects_load()
-    for step in sorted(DEMO_STEPS.values(), key=lambda step: step.order):
+    for step in DEMO_STEPS:
         progress(f"Demo: {step.name}")
         step.load()
     return logins

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import promotion_views as views
+from registry.promotions import views
 
 promotion_urlpatterns = [
     path("promotions/", views.promotion_queue, name="promotion_queue"),

@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
-from .mlflow_client import mlflow_fluent_at
+from registry.mlflow_client import mlflow_fluent_at
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _churn_table(seed: int, rows: int = 600) -> tuple[pd.DataFrame, pd.Series]:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
         {
-            # float32 and these names on purpose: the demo monitor (monitoring/demo.py) watches this
+            # float32 and these names on purpose: the demo monitor (mlopsportal/demo/monitoring.py) watches this
             # model and its schema story is a float64 column arriving where float32 is expected.
             "tenure_months": rng.gamma(2.0, 12.0, rows).astype("float32"),
             "monthly_charges": rng.normal(70, 20, rows).astype("float32"),
@@ -204,7 +204,7 @@ def demo_mlflow_load(*, tracking_uri: str) -> None:
         _notebooks(client)
 
 
-# Which demo project each mirrored object belongs to (project slugs from registry/demo.py).
+# Which demo project each mirrored object belongs to (project slugs from mlopsportal/demo/steps.py).
 DEMO_LINKS = {
     "experiments": {CHURN_EXPERIMENT: "churn-prediction", NOTEBOOK_EXPERIMENT: "demand-forecasting"},
     "models": {CHURN_MODEL: "churn-prediction"},
@@ -215,10 +215,10 @@ def demo_mirror_load() -> None:
     """The demo step: log to the configured MLflow server, sync the mirror, link to demo projects."""
     from django.conf import settings
 
-    from .errors import MlflowUnavailable
-    from .mlflow_client import MlflowRestClient
-    from .models import Experiment, Project, RegisteredModel, SyncRun
-    from .sync import sync_execute
+    from registry.errors import MlflowUnavailable
+    from registry.mirror.sync import sync_execute
+    from registry.mlflow_client import MlflowRestClient
+    from registry.models import Experiment, Project, RegisteredModel, SyncRun
 
     try:  # MLflow's own client would retry an absent server for minutes
         MlflowRestClient().ping()

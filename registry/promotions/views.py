@@ -18,18 +18,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import promotion_selectors as gate_selectors
-from . import promotions
-from .api_errors import error_body
-from .errors import PermissionDenied, PortalError
-from .gate_checks import MetricDirection, status_blocks
-from .gate_checks import check_rows as gate_check_rows
-from .live import wants_json
-from .mirror_selectors import registered_models_visible_to
-from .models import ModelVersion, RegisteredModel
-from .promotion_models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
-from .roles import is_admin
-from .selectors import projects_visible_to
+from registry.api_errors import error_body
+from registry.errors import PermissionDenied, PortalError
+from registry.live import wants_json
+from registry.mirror.selectors import registered_models_visible_to
+from registry.models import ModelVersion, RegisteredModel
+from registry.promotions import selectors as gate_selectors
+from registry.promotions import services as promotions
+from registry.promotions.checks import MetricDirection, status_blocks
+from registry.promotions.checks import check_rows as gate_check_rows
+from registry.promotions.models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
+from registry.roles import is_admin
+from registry.selectors import projects_visible_to
 
 
 def _visible_models(user) -> list[RegisteredModel]:  # noqa: ANN001

@@ -28,8 +28,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.demo import DEMO_USERS, demo_load, demo_passwords
-from registry.mlflow_server import LEAN_ENV, mlflow_server_argv
+from mlopsportal.demo.mlflow_server import LEAN_ENV, mlflow_server_argv
+from mlopsportal.demo.steps import DEMO_USERS, demo_load, demo_passwords
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 STOP_GRACE_SECONDS = 10

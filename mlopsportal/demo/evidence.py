@@ -23,7 +23,7 @@ from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
-from registry.demo_mlflow import sklearn_model_log
+from mlopsportal.demo.mlflow_content import sklearn_model_log
 from registry.mlflow_client import mlflow_fluent_at
 from registry.models import Project
 
@@ -159,7 +159,7 @@ def _fraud_portal(project: Project, *, now: datetime) -> None:
 
 def _churn_portal(project: Project) -> None:
     """What the churn team did about its monitor: alerts to a mailbox, the schema fix, a drift retrain."""
-    from monitoring.demo import DEMO_TRIGGER
+    from mlopsportal.demo.monitoring import DEMO_TRIGGER
     from monitoring.models import Alert, Monitor, NotificationChannel, RetrainEvent, RetrainTrigger
 
     monitor = Monitor.objects.filter(project=project).order_by("pk").first()
@@ -233,7 +233,7 @@ def demo_evidence_load(*, now: datetime | None = None) -> None:
     from django.conf import settings
     from mlflow import MlflowClient
 
-    from registry.demo_mlflow import CHURN_EXPERIMENT
+    from mlopsportal.demo.mlflow_content import CHURN_EXPERIMENT
     from registry.errors import MlflowUnavailable
     from registry.mlflow_client import MlflowRestClient
 
@@ -255,7 +255,7 @@ def demo_evidence_load(*, now: datetime | None = None) -> None:
     # The cadence each demo pipeline shows: churn retrains every other day, fraud weekly.
     for experiment_name, every in ((CHURN_EXPERIMENT, timedelta(days=2)), (FRAUD_EXPERIMENT, timedelta(days=7))):
         _pipeline_caught_up(client, experiment_name, every=every, now=now)
-    from registry.sync import sync_execute
+    from registry.mirror.sync import sync_execute
 
     sync = sync_execute(kind="full")
     if sync.status != "succeeded":

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from django.db.models import F, OrderBy, QuerySet
 from django.db.models.fields.json import KeyTransform
 
-from .models import Run
+from registry.models import Run
 
 DEFAULT_COLUMNS = 4
 FIXED_SORTS = {"start_time": "start_time", "name": "name", "status": "status", "user": "user"}

@@ -12,13 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from . import promotion_selectors as gate_selectors
-from . import promotions
-from .gate_checks import CheckStatus
-from .models import AuditEvent
-from .parsers import DATABASE_INT_MAX
-from .permissions import HasActionPermission
-from .promotion_models import PromotionDecision, PromotionRequest, PromotionState
+from registry.models import AuditEvent
+from registry.parsers import DATABASE_INT_MAX
+from registry.permissions import HasActionPermission
+from registry.promotions import selectors as gate_selectors
+from registry.promotions import services as promotions
+from registry.promotions.checks import CheckStatus
+from registry.promotions.models import PromotionDecision, PromotionRequest, PromotionState
 
 
 class CheckOut(serializers.Serializer):

@@ -13,11 +13,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from assessments import services
+from assessments.errors import PermissionDenied
+from assessments.models import AttestedAnswer, Criterion, ScorecardSnapshot
 from registry.models import Project
-
-from . import services
-from .errors import PermissionDenied
-from .models import AttestedAnswer, Criterion, ScorecardSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def _answers_load(project: Project, target: int) -> None:
 def _history_load(project: Project) -> None:
     if ScorecardSnapshot.objects.filter(project=project, fingerprint__startswith=HISTORY_MARK).exists():
         return
-    from . import selectors
+    from assessments import selectors
 
     card = selectors.scorecard_compute(project=project)
     now = timezone.now()
@@ -83,7 +82,7 @@ def _history_load(project: Project) -> None:
 
 
 def demo_load() -> None:
-    from .demo_evidence import demo_evidence_load
+    from mlopsportal.demo.evidence import demo_evidence_load
 
     demo_evidence_load()
     for slug, target in DEMO_TARGETS.items():

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from registry.demo import DEMO_USERS, demo_load
+from mlopsportal.demo.steps import DEMO_USERS, demo_load
 
 
 class Command(BaseCommand):

@@ -4,17 +4,16 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from mlopsportal.dispatch import queue_after_commit
-
-from .access import member_may
-from .audit import audit_record
-from .errors import PermissionDenied
-from .mlflow_client import MlflowRestClient
-from .models import Experiment, MetricHistory, Project, RegisteredModel, Run, SyncRun
+from registry.access import member_may
+from registry.audit import audit_record
+from registry.errors import PermissionDenied
+from registry.mlflow_client import MlflowRestClient
+from registry.models import Experiment, MetricHistory, Project, RegisteredModel, Run, SyncRun
 
 
 def sync_request(*, user: AbstractBaseUser, full: bool = False) -> None:
     """Queue a sync pass on the workers (after the request's transaction commits)."""
-    from .tasks import mlflow_sync
+    from registry.mirror.tasks import mlflow_sync
 
     kind = SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL
     queue_after_commit(mlflow_sync, kind=kind, requested_by_id=user.pk)

@@ -7,9 +7,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 
-from .access import model_name_usable, visible_through_project
-from .models import Experiment, ModelVersion, Project, RegisteredModel, Run, SyncRun
-from .roles import is_admin
+from registry.access import model_name_usable, visible_through_project
+from registry.models import Experiment, ModelVersion, Project, RegisteredModel, Run, SyncRun
+from registry.roles import is_admin
 
 
 def _visible(user: AbstractBaseUser | AnonymousUser, project_path: str = "project") -> Q:

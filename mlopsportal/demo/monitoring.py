@@ -19,11 +19,10 @@ import pandas as pd
 from django.conf import settings
 from django.utils import timezone
 
+from monitoring import jobs, services
+from monitoring.models import DriftRun, InferenceBatch, Monitor, RetrainTrigger
+from monitoring.signatures import signature_fetch
 from registry.models import Project
-
-from . import jobs, services
-from .models import DriftRun, InferenceBatch, Monitor, RetrainTrigger
-from .signatures import signature_fetch
 
 DEMO_MONITOR = "Churn model in production"
 DEMO_PROJECT_SLUG = "churn-prediction"
@@ -149,7 +148,7 @@ def demo_load(*, project_slug: str, model_name: str, alias: str = "champion", no
     return monitor
 
 
-# `make run` serves a stand-in Kubeflow pipeline there (monitoring/demo_pipeline.py): "Trigger
+# `make run` serves a stand-in Kubeflow pipeline there (mlopsportal/demo/pipeline.py): "Trigger
 # retraining" reaches it and the monitor shows its real answer. Not on drift: the demo's drift
 # episode is history, and retraining is the tour's step to take.
 DEMO_TRIGGER = {
@@ -181,9 +180,8 @@ def demo_shadow_step() -> None:
     """The story's pending requests get their shadow evaluation on the churn monitor's last week,
     run here rather than left to a worker. A replay older than the check's freshness limit (a demo
     loaded days ago) is run again."""
-    from registry.promotion_models import PromotionRequest, PromotionState
-
-    from . import shadow
+    from monitoring import shadow
+    from registry.promotions.models import PromotionRequest, PromotionState
 
     pending = PromotionRequest.objects.filter(
         registered_model__name=DEMO_MODEL_NAME, state=PromotionState.PENDING, version__in=SHADOW_STORY_VERSIONS

@@ -1,4 +1,4 @@
-"""Demo content for the promotion gate, on the demo's `churn-classifier` (registry/demo_mlflow.py:
+"""Demo content for the promotion gate, on the demo's `churn-classifier` (mlopsportal/demo/mlflow_content.py:
 four versions, @champion at v2, @challenger at v3).
 
 - a default policy: @champion and @production governed, one approval, f1 not worse by more than
@@ -19,10 +19,10 @@ import logging
 
 from django.contrib.auth import get_user_model
 
-from . import promotions
-from .errors import MlflowUnavailable, PortalError
-from .models import RegisteredModel
-from .promotion_models import PromotionPolicy, PromotionRequest
+from registry.errors import MlflowUnavailable, PortalError
+from registry.models import RegisteredModel
+from registry.promotions import services as promotions
+from registry.promotions.models import PromotionPolicy, PromotionRequest
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The promotion gate's data: policies, requests, reviewers' decisions, the outbox and gate alerts.
 
-Invariants live in the database as well as in the services (registry/promotions.py): one open
+Invariants live in the database as well as in the services (registry/promotions/services.py): one open
 request per version and alias, one decision per reviewer, no decision by the requester, exactly one
 outbox row per request.
 """
@@ -11,10 +11,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from .gate_checks import MetricDirection
-
 # Imported from registry.models, at the end of that module: the mirror models exist by then.
-from .models import ModelVersion, RegisteredModel
+from registry.models import ModelVersion, RegisteredModel
+from registry.promotions.checks import MetricDirection
 
 
 def default_governed_aliases() -> list[str]:

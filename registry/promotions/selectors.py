@@ -6,10 +6,10 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
-from .gate_checks import signature_diff
-from .models import AuditEvent, ModelVersion, Run
-from .promotion_models import GateAlert, PromotionRequest, PromotionState
-from .selectors import projects_visible_to
+from registry.models import AuditEvent, ModelVersion, Run
+from registry.promotions.checks import signature_diff
+from registry.promotions.models import GateAlert, PromotionRequest, PromotionState
+from registry.selectors import projects_visible_to
 
 
 def _visible(user: AbstractBaseUser | AnonymousUser) -> Q:

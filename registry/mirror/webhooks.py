@@ -21,9 +21,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from mlopsportal.dispatch import queue_after_commit
-
-from .api_errors import error_body
-from .models import SyncRun, WebhookDelivery
+from registry.api_errors import error_body
+from registry.models import SyncRun, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ def delivery_verify(
 
 def delivery_accept(*, delivery: VerifiedDelivery) -> bool:
     """Record the delivery and queue a sync of its model. False when this delivery id was seen."""
-    from .tasks import mlflow_sync
+    from registry.mirror.tasks import mlflow_sync
 
     try:
         with transaction.atomic():

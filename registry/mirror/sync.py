@@ -40,10 +40,10 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from .errors import MlflowRejected, MlflowUnavailable
-from .mlflow_client import MlflowRestClient
-from .models import Experiment, MetricHistory, ModelVersion, RegisteredModel, Run, SyncRun
-from .signals import mirror_changed, model_aliases_changed
+from registry.errors import MlflowRejected, MlflowUnavailable
+from registry.mlflow_client import MlflowRestClient
+from registry.models import Experiment, MetricHistory, ModelVersion, RegisteredModel, Run, SyncRun
+from registry.signals import mirror_changed, model_aliases_changed
 
 logger = logging.getLogger(__name__)
 
