@@ -24,10 +24,10 @@ from django.views.decorators.http import require_GET
 
 from assessments.models import AnswerStatus, AttestedAnswer
 from monitoring.models import Alert
+from registry.access import oversees_all_projects
 from registry.mirror.selectors import sync_status
 from registry.models import SyncRun, WorkerHeartbeat
 from registry.promotions.models import GateAlert, PromotionRequest, PromotionState
-from registry.roles import is_admin
 from registry.templatetags.when import ago
 
 # How many things each part names before "and n more".
@@ -212,7 +212,7 @@ def attention_overview(*, user: AbstractBaseUser, now: datetime | None = None) -
 @login_required
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    if not is_admin(request.user):
+    if not oversees_all_projects(request.user):
         return render(request, "403.html", {"reason": "The overview is for administrators."}, status=403)
     parts = attention_overview(user=request.user)
     return render(

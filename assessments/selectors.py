@@ -11,8 +11,8 @@ from django.utils import timezone
 from assessments.evidence_sources import project_evidence
 from assessments.models import AttestedAnswer, Criterion, ScorecardSnapshot
 from assessments.scoring import AnswerFact, CriterionSpec, Scorecard, score
+from registry.access import member_may
 from registry.models import Project
-from registry.roles import is_admin
 from registry.selectors import projects_visible_to
 
 
@@ -163,9 +163,7 @@ def teams_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> list[str]:
 
 def can_answer(*, user: AbstractBaseUser | AnonymousUser, project: Project) -> bool:
     """Engineers answer for the projects they belong to; admins for any."""
-    if not user.is_authenticated or not user.has_perm("assessments.change_attestedanswer"):
-        return False
-    return is_admin(user) or project.memberships.filter(user=user).exists()
+    return member_may(user=user, project=project, permission="assessments.change_attestedanswer")
 
 
 def can_review(*, user: AbstractBaseUser | AnonymousUser, project: Project) -> bool:

@@ -11,17 +11,35 @@ The rules:
   when it belongs to no project yet (the mirror shows unassigned objects to every signed-in user;
   the same holds for an object MLflow has that the sync has not mirrored yet);
 - changing a project's things takes the role's permission and membership of that project (or admin).
+
+An admin is whoever holds `registry.oversee_all_projects` (the Admin role and superusers): every
+check here is by permission, never by group name.
 """
 
 from collections.abc import Callable
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
 from registry.models import Experiment, Project, ProjectMembership, RegisteredModel, Run
-from registry.roles import is_admin
 
 User = AbstractBaseUser | AnonymousUser
+
+OVERSEE_ALL_PROJECTS = "registry.oversee_all_projects"
+
+
+def oversees_all_projects(user: User) -> bool:
+    """An admin: sees every project and may act in any of them as far as their role allows."""
+    return user.is_authenticated and user.has_perm(OVERSEE_ALL_PROJECTS)
+
+
+def users_overseeing_all_projects() -> QuerySet:
+    """The active admins (superusers included), e.g. to tell them the gate was bypassed."""
+    # with_perm needs the backend named when several are configured (axes sits in front).
+    return get_user_model().objects.with_perm(
+        OVERSEE_ALL_PROJECTS, is_active=True, backend="django.contrib.auth.backends.ModelBackend"
+    )
 
 
 def projects_visible_to(*, user: User) -> QuerySet[Project]:
@@ -29,7 +47,7 @@ def projects_visible_to(*, user: User) -> QuerySet[Project]:
     projects = Project.objects.all()
     if not user.is_authenticated:
         return projects.none()
-    if not is_admin(user):
+    if not oversees_all_projects(user):
         # A subquery rather than a join, so later annotations count every membership.
         member_of = ProjectMembership.objects.filter(user=user).values("project_id")
         projects = projects.filter(Q(visibility=Project.Visibility.INTERNAL) | Q(pk__in=member_of))
@@ -38,7 +56,7 @@ def projects_visible_to(*, user: User) -> QuerySet[Project]:
 
 def visible_through_project(*, user: User, project_path: str = "project") -> Q:
     """Filter for objects reached through `project_path`: no project, or a project the user may see."""
-    if is_admin(user):
+    if oversees_all_projects(user):
         return Q()
     visible = projects_visible_to(user=user).values("pk")
     return Q(**{f"{project_path}__isnull": True}) | Q(**{f"{project_path}__in": visible})
@@ -47,7 +65,7 @@ def visible_through_project(*, user: User, project_path: str = "project") -> Q:
 def project_visible(*, user: User, project: Project | None) -> bool:
     if not user.is_authenticated:
         return False
-    if project is None or is_admin(user):
+    if project is None or oversees_all_projects(user):
         return True
     return projects_visible_to(user=user).filter(pk=project.pk).exists()
 
@@ -57,7 +75,7 @@ def member_may(*, user: User, project: Project | None, permission: str) -> bool:
     For objects of no project the permission alone decides."""
     if not user.is_authenticated or not user.has_perm(permission):
         return False
-    if project is None or is_admin(user):
+    if project is None or oversees_all_projects(user):
         return True
     return project.memberships.filter(user=user).exists()
 
@@ -93,3 +111,17 @@ def run_usable(*, user: User, run_id: str, experiment_in_mlflow: Callable[[str],
         return False
     experiment = Experiment.objects.select_related("project").filter(mlflow_id=experiment_id).first()
     return experiment is None or project_visible(user=user, project=experiment.project)
+
+
+def projects_joined_by(*, user: User) -> QuerySet[Project]:
+    """Projects the user is a member of; admins: all of them."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if oversees_all_projects(user):
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user).distinct()
+
+
+def promotion_cancellable_by(*, user: User, requested_by_id: int | None) -> bool:
+    """A pending promotion request is withdrawn by whoever made it, or by an admin."""
+    return user.is_authenticated and (user.pk == requested_by_id or oversees_all_projects(user))

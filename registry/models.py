@@ -22,6 +22,8 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # What makes an administrator (registry/access.py): held by the Admin role and superusers.
+        permissions = [("oversee_all_projects", "See and act on every project, private ones included")]
 
     def __str__(self) -> str:
         return self.name

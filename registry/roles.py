@@ -158,10 +158,6 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> list[Role]:
     return list(roles)
 
 
-def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return Role.ADMIN in roles_of(user)
-
-
 def home_url_name_for(user: AbstractBaseUser | AnonymousUser) -> str:
     held = roles_of(user)
     for role in HOME_PRIORITY:

@@ -7,9 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 
-from registry.access import model_name_usable, visible_through_project
+from registry.access import model_name_usable, projects_joined_by, visible_through_project
 from registry.models import Experiment, ModelVersion, Project, RegisteredModel, Run, SyncRun
-from registry.roles import is_admin
 
 
 def _visible(user: AbstractBaseUser | AnonymousUser, project_path: str = "project") -> Q:
@@ -79,11 +78,7 @@ def versions_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[M
 
 def projects_linkable_by(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
     """Projects a user may link experiments and models to: admins any, engineers their own."""
-    if not user.is_authenticated:
-        return Project.objects.none()
-    if is_admin(user):
-        return Project.objects.all()
-    return Project.objects.filter(memberships__user=user).distinct()
+    return projects_joined_by(user=user)
 
 
 @dataclass(frozen=True)

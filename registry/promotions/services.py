@@ -20,7 +20,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from registry.access import member_may, model_named, model_visible
+from registry.access import (
+    member_may,
+    model_named,
+    model_visible,
+    promotion_cancellable_by,
+    users_overseeing_all_projects,
+)
 from registry.audit import audit_record
 from registry.errors import Conflict, PermissionDenied, PortalError
 from registry.mlflow_client import MlflowRestClient
@@ -44,7 +50,6 @@ from registry.promotions.models import (
     PromotionState,
     RegisteredModel,
 )
-from registry.roles import is_admin
 from registry.signals import promotion_requested
 
 logger = logging.getLogger(__name__)
@@ -651,7 +656,7 @@ def promotion_cancel(
     promotion = _locked(request_id)
     if not model_visible(registered_model=promotion.registered_model, user=user):
         raise PermissionDenied("You cannot see this model's project.")
-    if user.pk != promotion.requested_by_id and not is_admin(user):
+    if not promotion_cancellable_by(user=user, requested_by_id=promotion.requested_by_id):
         raise PermissionDenied("Only the requester (or an admin) can cancel a request.")
     if promotion.state != PromotionState.PENDING:
         raise StaleRequest(
@@ -823,7 +828,7 @@ def promotion_fail(*, request_id: int, error: str) -> None:
 def promotion_retry(*, request_id: int, user: AbstractBaseUser, request: HttpRequest | None = None) -> PromotionRequest:
     """A failed promotion goes back to approved and is dispatched again (reviewers or admins)."""
     promotion = _locked(request_id)
-    if not (user.has_perm(DECIDE_PERMISSION) or is_admin(user)):
+    if not user.has_perm(DECIDE_PERMISSION):
         raise PermissionDenied("Only reviewers or admins can retry a promotion.")
     if promotion.state != PromotionState.FAILED:
         raise StaleRequest("Only failed promotions can be retried.")
@@ -852,7 +857,7 @@ def gate_alert_resolve(
     *, alert_id: int, user: AbstractBaseUser, note: str = "", request: HttpRequest | None = None
 ) -> GateAlert:
     """A reviewer or admin looked at the alert (e.g. confirmed a bypass was an emergency fix)."""
-    if not (user.has_perm(DECIDE_PERMISSION) or is_admin(user)):
+    if not user.has_perm(DECIDE_PERMISSION):
         raise PermissionDenied("Only reviewers or admins resolve gate alerts.")
     alert = GateAlert.objects.select_for_update().select_related("registered_model").get(pk=alert_id)
     if not model_visible(registered_model=alert.registered_model, user=user):
@@ -985,10 +990,7 @@ def aliases_changed_handle(*, registered_model: RegisteredModel, old: dict[str, 
             after={"alias": alias, "version": after},
             data={"model": registered_model.name, "alias": alias, "old_version": before, "new_version": after},
         )
-        to = [
-            user.email
-            for user in get_user_model().objects.filter(is_active=True, groups__name="Admin").exclude(email="")
-        ]
+        to = [user.email for user in users_overseeing_all_projects().exclude(email="")]
         transaction.on_commit(lambda message=message, to=to: _mail(f"Gate bypassed: {message[:80]}", message, to))
 
 

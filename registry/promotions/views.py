@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from registry.access import promotion_cancellable_by
 from registry.api_errors import error_body
 from registry.errors import PermissionDenied, PortalError
 from registry.live import wants_json
@@ -28,7 +29,6 @@ from registry.promotions import services as promotions
 from registry.promotions.checks import MetricDirection, status_blocks
 from registry.promotions.checks import check_rows as gate_check_rows
 from registry.promotions.models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
-from registry.roles import is_admin
 from registry.selectors import projects_visible_to
 
 
@@ -90,7 +90,7 @@ def promotion_queue(request: HttpRequest) -> HttpResponse:
             "states": PromotionState.choices,
             "alerts": gate_selectors.gate_alerts_open_for(user=request.user)[:20],
             "can_request": request.user.has_perm(promotions.REQUEST_PERMISSION),
-            "can_resolve": request.user.has_perm(promotions.DECIDE_PERMISSION) or is_admin(request.user),
+            "can_resolve": request.user.has_perm(promotions.DECIDE_PERMISSION),
         },
     )
 
@@ -146,9 +146,8 @@ def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
         "can_decide": promotion.state == PromotionState.PENDING and refusal is None,
         "decide_refusal": refusal,
         "can_cancel": promotion.state == PromotionState.PENDING
-        and (request.user.pk == promotion.requested_by_id or is_admin(request.user)),
-        "can_retry": promotion.state == PromotionState.FAILED
-        and (request.user.has_perm(promotions.DECIDE_PERMISSION) or is_admin(request.user)),
+        and promotion_cancellable_by(user=request.user, requested_by_id=promotion.requested_by_id),
+        "can_retry": promotion.state == PromotionState.FAILED and request.user.has_perm(promotions.DECIDE_PERMISSION),
         "policy": policy,
         "mlflow_ui": settings.MLFLOW_UI_URL,
         "alias_now": alias_now,

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from registry.roles import Role
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +185,32 @@ def test_the_home_page_sends_each_role_to_where_its_work_is(as_role, role, home)
     response = as_role(role).get("/", follow=True)
     assert response.redirect_chain[-1][0] == home
     assert response.status_code == 200
+
+
+def test_an_admin_is_whoever_holds_the_oversee_permission_superusers_included(engineer, portal_admin, reviewer):
+    from django.contrib.auth import get_user_model
+
+    from registry.access import oversees_all_projects, users_overseeing_all_projects
+
+    superuser = get_user_model().objects.create_superuser("root", "root@example.com", "x")  # in no group
+    gone = UserFactory(username="former-admin", roles=[Role.ADMIN])
+    gone.is_active = False
+    gone.save()
+
+    assert oversees_all_projects(portal_admin) and oversees_all_projects(superuser)
+    assert not oversees_all_projects(engineer) and not oversees_all_projects(reviewer)
+    # Who is told that the gate was bypassed: a group-name filter missed the superuser.
+    assert set(users_overseeing_all_projects().values_list("username", flat=True)) == {portal_admin.username, "root"}
+
+
+def test_a_superuser_in_no_group_sees_private_projects_and_may_cancel_anyones_request(private_project, engineer):
+    from django.contrib.auth import get_user_model
+
+    from registry.access import project_visible, promotion_cancellable_by
+
+    superuser = get_user_model().objects.create_superuser("root", "root@example.com", "x")
+
+    assert project_visible(user=superuser, project=private_project)
+    assert promotion_cancellable_by(user=superuser, requested_by_id=engineer.pk)
+    assert promotion_cancellable_by(user=engineer, requested_by_id=engineer.pk)
+    assert not promotion_cancellable_by(user=UserFactory(username="someone-else"), requested_by_id=engineer.pk)
