@@ -11,6 +11,7 @@ from assessments.errors import AnswerInvalid, PermissionDenied
 from assessments.models import AttestedAnswer, Criterion, ScorecardSnapshot
 from assessments.scoring import CriterionSpec
 from tests.factories import ProjectFactory
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -121,20 +122,11 @@ def test_an_answer_growing_stale_changes_the_scorecard(project, engineer, settin
     assert snapshot.outcomes["EXP-2"]["stale"] is True
 
 
-def _wait_for(condition, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_answering_recomputes_the_scorecard_in_a_celery_worker(celery_worker, engineer):
     project = ProjectFactory(name="Worker scored")
     project.memberships.create(user=engineer, role="lead")
     services.answer_set(project=project, criterion_code="DOC-1", user=engineer, status="met", evidence_url="https://e")
-    assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
+    wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
     snapshot = ScorecardSnapshot.objects.get(project=project)
     assert snapshot.outcomes["DOC-1"]["outcome"] == "met"
 
@@ -144,7 +136,7 @@ def test_the_nightly_task_scores_every_project_in_a_celery_worker(celery_worker)
 
     projects = [ProjectFactory(name=f"Nightly {i}") for i in range(3)]
     scorecards_recompute_all.delay()
-    assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project__in=projects).count() == 3)
+    wait_for(lambda: ScorecardSnapshot.objects.filter(project__in=projects).count() == 3)
     scorecards_recompute_all.delay()  # nothing changed: a second night stores nothing new
     time.sleep(2)
     assert ScorecardSnapshot.objects.filter(project__in=projects).count() == 3
@@ -169,7 +161,7 @@ def test_a_sync_that_brings_new_runs_rescores_the_project_owning_them_in_a_celer
         mlflow_client.set_terminated(run.info.run_id)
     sync_execute(kind="incremental")
 
-    assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
+    wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
     snapshot = ScorecardSnapshot.objects.get(project=project)
     assert snapshot.outcomes["EXP-1"]["outcome"] == "met"  # runs log params and metrics
 
@@ -181,7 +173,7 @@ def test_a_serving_alias_moved_by_the_sync_rescores_the_project_in_a_celery_work
     project = ProjectFactory(name="Alias moved")
     model = RegisteredModel.objects.create(name="moved-model", project=project, aliases={"champion": 1})
     model_aliases_changed.send(sender=RegisteredModel, registered_model=model, old={}, new={"champion": 1})
-    assert _wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
+    wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
 
 
 @pytest.mark.django_db(transaction=True)

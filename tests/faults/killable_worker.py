@@ -19,7 +19,7 @@ __all__ = ["app"]
 
 @worker_process_init.connect
 def _wait_to_be_killed_in_the_middle(**_: object) -> None:
-    from monitoring import jobs
+    from monitoring.services import drift_runs as jobs
 
     hook_dir = Path(os.environ["PORTAL_FAULT_HOOK_DIR"])
     alerts_for_run = jobs._alerts_for_run

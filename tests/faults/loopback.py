@@ -9,30 +9,17 @@ import json
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from django.db import close_old_connections
 
 from ..conftest import free_port
 
 # Hop-by-hop headers, and those `requests` sets itself, are not relayed.
 NOT_RELAYED = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
-
-
-def wait_for(condition: Callable[[], object], *, seconds: float, message: str) -> None:
-    """A bounded wait for an outcome (not a timing assertion). Database connections the worker
-    threads or this loop opened are closed between polls, as a web request would."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-        close_old_connections()
-    raise AssertionError(f"{message} did not happen within {seconds} s")
 
 
 @dataclass

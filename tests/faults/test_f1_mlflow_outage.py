@@ -22,8 +22,9 @@ from registry.roles import Role
 from tests.factories import UserFactory
 from tests.registry.gate_support import default_policy
 from tests.registry.mlflow_helpers import log_run, register_version, unique
+from tests.waiting import wait_for
 
-from .loopback import faulty_proxy, observed, wait_for
+from .loopback import faulty_proxy, observed
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 

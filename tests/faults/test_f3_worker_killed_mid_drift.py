@@ -28,8 +28,9 @@ from monitoring.models import Alert, DriftRun, FeatureDriftResult, InferenceBatc
 from monitoring.tasks import drift_run_execute
 from tests.conftest import REPO_ROOT, child_environ, stop_process_group
 from tests.monitoring.conftest import reference_frame, to_parquet
+from tests.waiting import wait_for
 
-from .loopback import observed, wait_for
+from .loopback import observed
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(360)]
 
@@ -115,7 +116,7 @@ def test_f3_a_worker_killed_in_the_middle_of_drift_jobs_20_times_leaves_one_resu
             return finished.count() == windows
 
         started = time.monotonic()
-        wait_for(settled, seconds=240, message=f"all {windows} windows done or stopped")
+        wait_for(settled, timeout=240, message=f"all {windows} windows done or stopped")
         elapsed = time.monotonic() - started
         assert worker.poll() is None, "the worker's main process survived its children"
     finally:

@@ -22,8 +22,7 @@ from monitoring.models import DriftRun, InferenceBatch
 from monitoring.tasks import lost_work_sweep
 from tests.conftest import free_port
 from tests.monitoring.conftest import reference_frame
-
-from .loopback import wait_for
+from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.faults,
@@ -113,12 +112,12 @@ def test_with_the_broker_down_requests_answer_and_their_work_runs_once_it_is_bac
     ):
         wait_for(
             lambda: InferenceBatch.objects.get().status == InferenceBatch.Status.BINNED,
-            seconds=60,
+            timeout=60,
             message="the batch binned after the broker came back",
         )
         wait_for(
             lambda: DriftRun.objects.get(pk=run.pk).status == DriftRun.Status.DONE,
-            seconds=60,
+            timeout=60,
             message="the drift job done after the broker came back",
         )
 

@@ -11,8 +11,9 @@ import pytest
 from monitoring import jobs, services
 from monitoring.models import Alert, Notification, NotificationChannel, RetrainEvent, RetrainTrigger
 from monitoring.tasks import NOTIFICATION_MAX_RETRIES, RETRAIN_MAX_RETRIES
+from tests.waiting import wait_for
 
-from .loopback import hanging_endpoint, observed, wait_for
+from .loopback import hanging_endpoint, observed
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 
@@ -37,7 +38,7 @@ def test_f7_hanging_webhook_and_pipeline_calls_time_out_retry_with_backoff_and_s
             return Notification.objects.filter(channel__monitor=monitor).first() or Notification(attempts=0)
 
         # Both endpoints hang: attempts pile up, each given up by the portal.
-        wait_for(lambda: notification().attempts >= 3, seconds=60, message="three webhook attempts")
+        wait_for(lambda: notification().attempts >= 3, timeout=60, message="three webhook attempts")
         hung = notification()
         assert hung.status == Notification.Status.FAILED
         assert f"no answer within the {TIMEOUT:g} s timeout" in hung.last_error
@@ -48,11 +49,11 @@ def test_f7_hanging_webhook_and_pipeline_calls_time_out_retry_with_backoff_and_s
 
         # The webhook answers again: the next attempt delivers the alert.
         webhook.mode = "ok"
-        wait_for(lambda: notification().status == Notification.Status.SENT, seconds=60, message="the webhook sent")
+        wait_for(lambda: notification().status == Notification.Status.SENT, timeout=60, message="the webhook sent")
         # The pipeline never answers: the retrain request gives up after its maximum, shown as failed.
         wait_for(
             lambda: "gave up" in RetrainEvent.objects.get(pk=event.pk).response_body,
-            seconds=90,
+            timeout=90,
             message="the retrain request given up",
         )
         hung_calls = [d for d in webhook.deliveries + pipeline.deliveries if not d.answered]
@@ -99,10 +100,10 @@ def test_f7_a_pipeline_that_trickles_its_answer_is_given_up_at_the_timeout_too(
         event = jobs.retrain_request(monitor=monitor, run=None, reason=RetrainEvent.Reason.MANUAL, actor=engineer)
         wait_for(
             lambda: "gave up" in RetrainEvent.objects.get(pk=event.pk).response_body,
-            seconds=90,
+            timeout=90,
             message="the retrain request given up",
         )
-        wait_for(lambda: len(pipeline.deliveries) == RETRAIN_MAX_RETRIES + 1, seconds=10, message="every call ended")
+        wait_for(lambda: len(pipeline.deliveries) == RETRAIN_MAX_RETRIES + 1, timeout=10, message="every call ended")
         calls = list(pipeline.deliveries)
 
     given_up = RetrainEvent.objects.get(pk=event.pk)

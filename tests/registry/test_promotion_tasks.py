@@ -2,7 +2,6 @@
 through the real sync."""
 
 import threading
-import time
 
 import pytest
 from django.db import connection
@@ -15,18 +14,10 @@ from registry.promotions.models import GateAlert, PromotionOutbox, PromotionRequ
 from registry.promotions.tasks import promotion_outbox_sweep
 from registry.roles import Role
 from tests.factories import UserFactory
+from tests.waiting import wait_for
 
 from .gate_support import default_policy
 from .mlflow_helpers import log_run, register_version, unique
-
-
-def wait_for(condition, *, seconds: float = 60, message: str = "condition") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{message} did not happen within {seconds} s")
 
 
 def state_of(promotion: PromotionRequest) -> str:

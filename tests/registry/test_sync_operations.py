@@ -1,6 +1,5 @@
 """Operating the sync: the command, the Celery tasks and schedule, the status page and API."""
 
-import time
 from io import StringIO
 
 import pytest
@@ -9,6 +8,7 @@ from django.core.management import CommandError, call_command
 from registry.errors import MlflowUnavailable
 from registry.mirror.tasks import mlflow_sync
 from registry.models import Run, SyncRun
+from tests.waiting import wait_for
 
 from .mlflow_helpers import log_run, register_version, unique
 
@@ -52,12 +52,6 @@ def test_the_sync_task_retries_only_mlflow_outages_with_backoff_and_a_limit():
     assert mlflow_sync.time_limit and mlflow_sync.soft_time_limit
 
 
-def _wait_for(predicate, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.2)
-
-
 def test_sync_now_on_the_status_page_queues_a_sync_that_a_real_worker_runs(
     celery_worker, client, engineer, mlflow_uri, mlflow_client
 ):
@@ -68,7 +62,7 @@ def test_sync_now_on_the_status_page_queues_a_sync_that_a_real_worker_runs(
     response = client.post("/mlflow/sync/now/")
 
     assert response.status_code == 302
-    _wait_for(lambda: SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).exists())
+    wait_for(lambda: SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).exists())
     sync = SyncRun.objects.get()
     assert sync.status == SyncRun.Status.SUCCEEDED and sync.requested_by == engineer
     assert Run.objects.filter(run_id=run_id).exists()
@@ -82,7 +76,7 @@ def test_the_sync_api_queues_a_full_sync_for_engineers(celery_worker, client, en
     response = client.post("/api/v1/sync/", {"full": True}, content_type="application/json")
 
     assert response.status_code == 202 and response.json() == {"queued": True, "kind": "full"}
-    _wait_for(lambda: SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).exists())
+    wait_for(lambda: SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).exists())
     status = client.get("/api/v1/sync/").json()
     assert status["last_full"]["status"] == "succeeded" and status["mlflow_uri"] == mlflow_uri
     assert status["recent"][0]["requested_by"] == engineer.username
@@ -137,10 +131,10 @@ def test_a_model_sync_that_finds_another_sync_running_tries_again_after_it(celer
     holder = SyncRun.objects.create(kind=SyncRun.Kind.FULL, started_at=timezone.now())
 
     mlflow_sync.delay(kind=SyncRun.Kind.MODEL, model_name=model_name)
-    _wait_for(lambda: SyncRun.objects.filter(status=SyncRun.Status.SKIPPED).exists())
+    wait_for(lambda: SyncRun.objects.filter(status=SyncRun.Status.SKIPPED).exists())
     SyncRun.objects.filter(pk=holder.pk).update(status=SyncRun.Status.SUCCEEDED)
 
-    _wait_for(lambda: SyncRun.objects.filter(kind=SyncRun.Kind.MODEL, status=SyncRun.Status.SUCCEEDED).exists())
+    wait_for(lambda: SyncRun.objects.filter(kind=SyncRun.Kind.MODEL, status=SyncRun.Status.SUCCEEDED).exists())
     assert SyncRun.objects.get(kind=SyncRun.Kind.MODEL, status=SyncRun.Status.SUCCEEDED).target == model_name
 
 
@@ -150,10 +144,10 @@ def test_a_sync_someone_asked_for_that_finds_another_running_runs_after_it(celer
     holder = SyncRun.objects.create(kind=SyncRun.Kind.INCREMENTAL, started_at=timezone.now())
 
     mlflow_sync.delay(kind=SyncRun.Kind.FULL, requested_by_id=engineer.pk)
-    _wait_for(lambda: SyncRun.objects.filter(status=SyncRun.Status.SKIPPED, requested_by=engineer).exists())
+    wait_for(lambda: SyncRun.objects.filter(status=SyncRun.Status.SKIPPED, requested_by=engineer).exists())
     SyncRun.objects.filter(pk=holder.pk).update(status=SyncRun.Status.SUCCEEDED)
 
-    _wait_for(lambda: SyncRun.objects.filter(requested_by=engineer, status=SyncRun.Status.SUCCEEDED).exists())
+    wait_for(lambda: SyncRun.objects.filter(requested_by=engineer, status=SyncRun.Status.SUCCEEDED).exists())
     assert SyncRun.objects.get(requested_by=engineer, status=SyncRun.Status.SUCCEEDED).kind == SyncRun.Kind.FULL
 
 
