@@ -11,7 +11,6 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-# Imported from registry.models, at the end of that module: the mirror models exist by then.
 from registry.models import ModelVersion, RegisteredModel
 from registry.promotions.checks import MetricDirection
 

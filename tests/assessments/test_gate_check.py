@@ -35,7 +35,8 @@ def test_the_gate_check_scores_the_models_project_now():
 def test_the_gate_runs_the_registered_maturity_check_when_a_policy_sets_a_minimum():
     from django.utils import timezone
 
-    from registry.models import ModelVersion, PromotionPolicy, RegisteredModel
+    from registry.models import ModelVersion, RegisteredModel
+    from registry.promotions.models import PromotionPolicy
     from registry.promotions.services import GateCheckContext, checks_run
 
     project = ProjectFactory(name="Immature")

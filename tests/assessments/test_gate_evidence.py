@@ -9,7 +9,8 @@ from assessments.evidence import SOURCE_GATE
 from assessments.evidence_sources import project_evidence
 from assessments.scoring import Outcome, run_check
 from registry.audit import audit_record
-from registry.models import ModelVersion, PromotionPolicy, RegisteredModel
+from registry.models import ModelVersion, RegisteredModel
+from registry.promotions.models import PromotionPolicy
 from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
