@@ -35,6 +35,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports  # the import contracts in pyproject.toml
 
 format: install
 	$(VENV)/bin/ruff check --fix .
