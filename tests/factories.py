@@ -87,3 +87,25 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     run_id = factory.LazyAttribute(lambda v: v.run.run_id if v.run else "")
     status = "READY"
     signature_read = True
+
+
+class MonitorFactory(factory.django.DjangoModelFactory):
+    """A monitor row as a test needs it; `monitoring.services` makes real ones (reference, tokens)."""
+
+    class Meta:
+        model = "monitoring.Monitor"
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"monitor-{n}")
+    model_name = factory.Sequence(lambda n: f"model-{n}")
+    alias = "champion"
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "monitoring.Alert"
+
+    monitor = factory.SubFactory(MonitorFactory)
+    kind = "volume"
+    dedupe_key = factory.Sequence(lambda n: f"alert-{n}")
+    title = factory.LazyAttribute(lambda alert: f"{alert.kind} on {alert.monitor.name}")
