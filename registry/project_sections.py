@@ -1,6 +1,6 @@
 """Sections other apps add to a project's page.
 
-Registry reads no other app (DESIGN.md), yet a project's page shows its maturity level (assessments)
+Registry reads no other app (the apps depend one way: docs/architecture.md), yet a project's page shows its maturity level (assessments)
 and its monitors and open alerts (monitoring). As with the gate's checks, those apps register what
 they show when they load; the page renders whatever is registered, in order, and never imports them.
 
