@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from assessments import exports, selectors, services
 from assessments.models import AnswerStatus, AttestedAnswer, ReviewState
-from assessments.scoring import MAX_LEVEL
+from assessments.scoring.levels import MAX_LEVEL
 from registry.pagination import StrictPageNumberPagination
 from registry.permissions import HasActionPermission
 from registry.selectors import projects_visible_to

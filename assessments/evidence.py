@@ -1,7 +1,7 @@
 """The facts automatic criteria look at, as plain frozen dataclasses.
 
 assessments/evidence_sources.py builds a ProjectEvidence from the registry mirror and the monitors;
-assessments/scoring.py judges it. Keeping the facts free of the ORM lets every check be tested in
+assessments/scoring/ judges it. Keeping the facts free of the ORM lets every check be tested in
 milliseconds and keeps the scorecard honest about what it looked at (links and the time span).
 """
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from assessments.charts import category_label
 from assessments.models import ScorecardSnapshot
-from assessments.scoring import CriterionResult, Scorecard
+from assessments.scoring.results import CriterionResult
+from assessments.scoring.scorecard import Scorecard
 from assessments.selectors import PortfolioRow
 from registry.models import Project
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from assessments.scoring import MAX_LEVEL
+from assessments.scoring.levels import MAX_LEVEL
 from assessments.selectors import snapshot_latest
 from registry.models import Project
 

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from assessments.evidence_sources import project_evidence
 from assessments.models import AttestedAnswer, Criterion, ScorecardSnapshot
-from assessments.scoring import AnswerFact, CriterionSpec, Scorecard, score
+from assessments.scoring.results import AnswerFact, CriterionSpec
+from assessments.scoring.scorecard import Scorecard, score
 from registry.access import member_may
 from registry.models import Project
 from registry.selectors import projects_visible_to

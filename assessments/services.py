@@ -17,7 +17,8 @@ from kombu.exceptions import OperationalError
 from assessments import selectors
 from assessments.errors import AnswerInvalid, PermissionDenied
 from assessments.models import AnswerStatus, AttestedAnswer, Criterion, LevelChange, ReviewState, ScorecardSnapshot
-from assessments.scoring import CriterionSpec, Scorecard
+from assessments.scoring.results import CriterionSpec
+from assessments.scoring.scorecard import Scorecard
 from registry.models import Project
 
 logger = logging.getLogger(__name__)

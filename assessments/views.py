@@ -13,7 +13,7 @@ from assessments import charts, exports, selectors, services
 from assessments.errors import PortalError
 from assessments.forms import AnswerForm, ReviewForm
 from assessments.models import AttestedAnswer, Category
-from assessments.scoring import MAX_LEVEL, PROGRESS_RULE
+from assessments.scoring.levels import MAX_LEVEL, PROGRESS_RULE
 from registry.models import Project
 from registry.selectors import projects_visible_to
 

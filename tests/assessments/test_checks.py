@@ -19,7 +19,8 @@ from assessments.evidence import (
     SchemaMismatchFact,
     VersionFact,
 )
-from assessments.scoring import CHECKS, Outcome, run_check
+from assessments.scoring.checks import CHECKS, run_check
+from assessments.scoring.results import Outcome
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 ALL = frozenset({SOURCE_MIRROR, SOURCE_GATE, SOURCE_MONITORING})
@@ -189,7 +190,7 @@ def _evidence_with(runs, monitors=()):
 
 
 def test_three_ad_hoc_runs_without_commit_or_dataset_do_not_move_reproducibility():
-    from assessments.scoring import run_check
+    from assessments.scoring.checks import run_check
 
     pipeline = [_run(f"weekly-{i}", shipped=True, days_ago=7 * i + 1) for i in range(10)]
     scratch = [_run(f"try-{i}", shipped=False, commit=False, dataset=False) for i in range(3)]
@@ -203,7 +204,7 @@ def test_three_ad_hoc_runs_without_commit_or_dataset_do_not_move_reproducibility
 
 
 def test_a_share_rule_names_the_runs_that_fail_it_and_says_cannot_tell_on_too_few():
-    from assessments.scoring import run_check
+    from assessments.scoring.checks import run_check
 
     runs = [_run(f"weekly-{i}", shipped=True, commit=i % 4 != 0) for i in range(8)]
     result = run_check("runs_git_commit", _evidence_with(runs))
@@ -216,7 +217,7 @@ def test_a_share_rule_names_the_runs_that_fail_it_and_says_cannot_tell_on_too_fe
 
 def test_a_test_monitor_without_channels_off_the_serving_version_does_not_fail_alert_routing():
     from assessments.evidence import MonitorFact
-    from assessments.scoring import run_check
+    from assessments.scoring.checks import run_check
 
     production = MonitorFact("prod", "/m/1", True, True, datetime(2026, 11, 1, tzinfo=UTC), 1)
     colleagues_test = MonitorFact("test", "/m/2", True, False, None, 0)

@@ -9,7 +9,8 @@ from mlflow.entities import Dataset, DatasetInput, InputTag
 from assessments import services
 from assessments.evidence import SOURCE_GATE, SOURCE_MIRROR, SOURCE_MONITORING
 from assessments.evidence_sources import project_evidence
-from assessments.scoring import Outcome, run_check
+from assessments.scoring.checks import run_check
+from assessments.scoring.results import Outcome
 from registry.mirror.sync import sync_execute
 from registry.models import Experiment, RegisteredModel
 from tests.factories import ProjectFactory

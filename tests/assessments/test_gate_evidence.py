@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from assessments.evidence import SOURCE_GATE
 from assessments.evidence_sources import project_evidence
-from assessments.scoring import Outcome, run_check
+from assessments.scoring.checks import run_check
+from assessments.scoring.results import Outcome
 from registry.audit import audit_record
 from registry.models import ModelVersion, RegisteredModel
 from registry.promotions.models import PromotionPolicy

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from assessments.evidence import SOURCE_MONITORING
 from assessments.evidence_sources import project_evidence
-from assessments.scoring import Outcome, run_check
+from assessments.scoring.checks import run_check
+from assessments.scoring.results import Outcome
 from monitoring.models import Alert, InferenceBatch, Monitor, NotificationChannel, RetrainEvent, RetrainTrigger
 from registry.models import ModelVersion, RegisteredModel
 from tests.factories import ProjectFactory

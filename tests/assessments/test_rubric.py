@@ -3,7 +3,7 @@
 import pytest
 
 from assessments.models import Category, Criterion
-from assessments.scoring import CHECKS
+from assessments.scoring.checks import CHECKS
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assessments.evidence import ProjectEvidence
-from assessments.scoring import AnswerFact, CriterionSpec, Outcome, score
+from assessments.scoring.results import AnswerFact, CriterionSpec, Outcome
+from assessments.scoring.scorecard import score
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 STALE_AFTER = timedelta(days=180)

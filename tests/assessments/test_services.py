@@ -9,7 +9,7 @@ from django.utils import timezone
 from assessments import services
 from assessments.errors import AnswerInvalid, PermissionDenied
 from assessments.models import AttestedAnswer, Criterion, ScorecardSnapshot
-from assessments.scoring import CriterionSpec
+from assessments.scoring.results import CriterionSpec
 from tests.factories import ProjectFactory
 from tests.waiting import wait_for
 
