@@ -8,7 +8,7 @@ outbox row per request.
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.urls import reverse
 
 from registry.models import ModelVersion, RegisteredModel
@@ -60,8 +60,14 @@ class PromotionPolicy(models.Model):
 
     class Meta:
         constraints = [
+            # At most one default policy: the constant is the same on every default row, so a second
+            # default is a duplicate (a unique index on an expression with a condition, which SQLite
+            # and PostgreSQL both enforce). Policies of a model are unique by their one-to-one field.
             models.UniqueConstraint(
-                fields=["approvals_required"], condition=Q(registered_model__isnull=True), name="one_default_policy"
+                Value(True),
+                condition=Q(registered_model__isnull=True),
+                name="one_default_policy",
+                violation_error_message="There is already a default policy: edit it instead of adding another.",
             ),
             models.CheckConstraint(condition=Q(approvals_required__gte=1), name="policy_needs_an_approval"),
             models.CheckConstraint(condition=Q(metric_tolerance__gte=0), name="policy_tolerance_not_negative"),

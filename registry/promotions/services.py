@@ -50,6 +50,7 @@ from registry.promotions.models import (
     PromotionState,
     RegisteredModel,
 )
+from registry.promotions.policies import policy_for
 from registry.signals import promotion_requested
 
 logger = logging.getLogger(__name__)
@@ -165,14 +166,6 @@ def _failing(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --- policies -------------------------------------------------------------------------------
-
-
-def policy_for(*, registered_model: RegisteredModel) -> PromotionPolicy:
-    """The model's own policy, else the default one, else the built-in defaults (unsaved)."""
-    policy = PromotionPolicy.objects.filter(registered_model=registered_model).first()
-    if policy is None:
-        policy = PromotionPolicy.objects.filter(registered_model__isnull=True).first()
-    return policy or PromotionPolicy()
 
 
 POLICY_FIELDS = (

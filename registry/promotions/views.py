@@ -29,6 +29,7 @@ from registry.promotions import services as promotions
 from registry.promotions.checks import MetricDirection, status_blocks
 from registry.promotions.checks import check_rows as gate_check_rows
 from registry.promotions.models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
+from registry.promotions.policies import policies_for
 from registry.selectors import projects_visible_to
 
 
@@ -45,7 +46,7 @@ def _visible_models(user) -> list[RegisteredModel]:  # noqa: ANN001
 def _picker_models(user) -> list[RegisteredModel]:  # noqa: ANN001
     """The models the request form offers: live ones the user may see (access predicates), each with
     its live versions (newest first) and, as `governed`, the aliases its policy lets the gate move
-    (the model's own policy, else the default one, as policy_for decides). Three queries."""
+    (policies_for). Three queries."""
     live_versions = ModelVersion.objects.filter(deleted_at__isnull=True).order_by("-version")
     models = list(
         registered_models_visible_to(user=user)
@@ -53,15 +54,9 @@ def _picker_models(user) -> list[RegisteredModel]:  # noqa: ANN001
         .prefetch_related(Prefetch("versions", queryset=live_versions))
         .order_by("name")
     )
-    policies = {
-        policy.registered_model_id: policy
-        for policy in PromotionPolicy.objects.filter(
-            Q(registered_model__isnull=True) | Q(registered_model__in=[m.pk for m in models])
-        )
-    }
-    default = policies.get(None) or PromotionPolicy()
+    policies = policies_for(registered_models=models)
     for model in models:
-        model.governed = (policies.get(model.pk) or default).governed_aliases
+        model.governed = policies[model.pk].governed_aliases
     return models
 
 
