@@ -1,6 +1,5 @@
 """Writes: scorecard snapshots, attested answers and their review."""
 
-import importlib.util
 import logging
 import threading
 from datetime import datetime
@@ -19,18 +18,10 @@ from assessments.errors import AnswerInvalid, PermissionDenied
 from assessments.models import AnswerStatus, AttestedAnswer, Criterion, LevelChange, ReviewState, ScorecardSnapshot
 from assessments.scoring.results import CriterionSpec
 from assessments.scoring.scorecard import Scorecard
+from registry.audit import audit_record
 from registry.models import Project
 
 logger = logging.getLogger(__name__)
-
-
-def _audit(*, action: str, actor: AbstractBaseUser | None, obj: object, project: Project, summary: str) -> None:
-    # The audit log is the registry's; write to it when this installation has it.
-    if importlib.util.find_spec("registry.audit") is None:
-        return
-    from registry.audit import audit_record
-
-    audit_record(action=action, actor=actor, obj=obj, project=project, summary=summary)
 
 
 def snapshot_from(*, project: Project, card: Scorecard, at: datetime) -> ScorecardSnapshot:
@@ -103,7 +94,7 @@ def _level_change_record(
         to_level=card.level,
         flipped=flipped,
     )
-    _audit(
+    audit_record(
         action="maturity.level_changed",
         actor=None,
         obj=change,
@@ -220,7 +211,7 @@ def answer_set(
             "review_comment": "",
         },
     )
-    _audit(
+    audit_record(
         action="assessment.answered",
         actor=user,
         obj=answer,
@@ -250,7 +241,7 @@ def answer_review(
     answer.reviewed_at = now or timezone.now()
     answer.review_comment = comment.strip()
     answer.save(update_fields=["review_state", "reviewed_by", "reviewed_at", "review_comment"])
-    _audit(
+    audit_record(
         action=f"assessment.{decision}",
         actor=reviewer,
         obj=answer,
