@@ -41,6 +41,14 @@ class Method:
 
 NUMERIC_METHODS = (Method.KS, Method.WASSERSTEIN, Method.PSI, Method.JENSEN_SHANNON, Method.KL)
 CATEGORICAL_METHODS = (Method.CHI_SQUARE, Method.PSI, Method.JENSEN_SHANNON)
+
+
+def method_applies(kind: str, method: str) -> bool:
+    """Whether `method` can judge a feature of `kind` ("numeric" or "categorical"): KS cannot judge
+    categories, chi-square cannot judge numbers."""
+    return method in (NUMERIC_METHODS if kind == "numeric" else CATEGORICAL_METHODS)
+
+
 # Tests drift when the p-value is below the threshold; distances when the value is at or above it.
 P_VALUE_METHODS = {Method.KS, Method.CHI_SQUARE}
 # Distances between two samples of one distribution are biased upward on small samples (the

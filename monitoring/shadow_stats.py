@@ -210,12 +210,16 @@ def prediction_drift(
         values = _floats(candidate)
         profile = profiles.profile_numeric(_floats(holder))
         current = profiles.bin_numeric(profile, values)
-    note = ""
-    try:
-        result = drift.feature_drift("prediction", profile, current, method=method or None, threshold=threshold)
-    except KeyError:  # a method unknown or not for this kind (KS on classes): the monitor's default decides
-        result = drift.feature_drift("prediction", profile, current)
-        note = f"{method} does not apply to predictions that are {kind}, so {result.method} decides. "
+    # A method not for this kind (KS on classes): the default decides at its default threshold, and says so.
+    applies = not method or drift.method_applies(profile.kind, method)
+    result = drift.feature_drift(
+        "prediction",
+        profile,
+        current,
+        method=(method or None) if applies else None,
+        threshold=threshold if applies else None,
+    )
+    note = "" if applies else f"{method} does not apply to predictions that are {kind}, so {result.method} decides. "
     if result.needs_exact and values is not None:
         # Within the binned estimate's error bound of the threshold: decide on the raw values, as a monitor does.
         result = drift.exact_numeric_drift(result, profile, values, threshold=result.threshold)
