@@ -25,6 +25,8 @@ from django.views.decorators.http import require_GET
 from assessments.models import AnswerStatus, AttestedAnswer
 from monitoring.models import Alert
 from registry.access import oversees_all_projects
+from registry.errors import PermissionDenied
+from registry.live import action_refused
 from registry.mirror.selectors import sync_status
 from registry.models import SyncRun, WorkerHeartbeat
 from registry.promotions.models import GateAlert, PromotionRequest, PromotionState
@@ -213,7 +215,7 @@ def attention_overview(*, user: AbstractBaseUser, now: datetime | None = None) -
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     if not oversees_all_projects(request.user):
-        return render(request, "403.html", {"reason": "The overview is for administrators."}, status=403)
+        return action_refused(request, error=PermissionDenied("The overview is for administrators."))
     parts = attention_overview(user=request.user)
     return render(
         request,

@@ -14,6 +14,7 @@ from assessments.errors import PortalError
 from assessments.forms import AnswerForm, ReviewForm
 from assessments.models import AttestedAnswer, Category
 from assessments.scoring.levels import MAX_LEVEL, PROGRESS_RULE
+from registry.live import action_refused
 from registry.models import Project
 from registry.selectors import projects_visible_to
 
@@ -141,8 +142,12 @@ def scorecard_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
     return response
 
 
+def _criterion_url(project: Project, code: str) -> str:
+    return f"{reverse('assessments:scorecard', args=[project.slug])}#criterion-{code}"
+
+
 def _back(project: Project, code: str) -> HttpResponse:
-    return redirect(f"{reverse('assessments:scorecard', args=[project.slug])}#criterion-{code}")
+    return redirect(_criterion_url(project, code))
 
 
 @login_required
@@ -157,11 +162,8 @@ def answer(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     try:
         services.answer_set(project=project, criterion_code=code, user=request.user, **form.cleaned_data)
     except PortalError as error:
-        if error.status_code == 403:
-            return render(request, "403.html", {"reason": error.message}, status=403)
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"Answer to {code} saved; it awaits review.")
+        return action_refused(request, error=error, redirect_to=_criterion_url(project, code))
+    messages.success(request, f"Answer to {code} saved; it awaits review.")
     return _back(project, code)
 
 
@@ -178,9 +180,6 @@ def review(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     try:
         services.answer_review(answer_id=answer_obj.pk, reviewer=request.user, **form.cleaned_data)
     except PortalError as error:
-        if error.status_code == 403:
-            return render(request, "403.html", {"reason": error.message}, status=403)
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"Answer to {code} {form.cleaned_data['decision']}.")
+        return action_refused(request, error=error, redirect_to=_criterion_url(project, code))
+    messages.success(request, f"Answer to {code} {form.cleaned_data['decision']}.")
     return _back(project, code)
