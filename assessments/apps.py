@@ -61,8 +61,8 @@ class AssessmentsConfig(AppConfig):
         model_aliases_changed.connect(_recompute_when_aliases_move, dispatch_uid="assessments.aliases_moved")
 
         # The gate runs whatever checks are registered and never imports us: registry depends on no other app.
-        if importlib.util.find_spec("registry.promotions.services") is not None:
+        if importlib.util.find_spec("registry.promotions.checks_run") is not None:
             from assessments.gate import CHECK_NAME, maturity_gate_check
-            from registry.promotions.services import gate_check_register
+            from registry.promotions.checks_run import gate_check_register
 
             gate_check_register(name=CHECK_NAME, check=maturity_gate_check)

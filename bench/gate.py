@@ -67,8 +67,11 @@ def main() -> None:
         from registry.mirror.sync import sync_execute
         from registry.mlflow_client import MlflowRestClient
         from registry.models import SyncRun
-        from registry.promotions import services as promotions
+        from registry.promotions import outbox
+        from registry.promotions.decisions import promotion_approve
         from registry.promotions.models import PromotionPolicy
+        from registry.promotions.outbox import promotion_execute
+        from registry.promotions.requests import promotion_request_create
         from registry.roles import Role
 
         call_command("migrate", verbosity=0)
@@ -90,7 +93,7 @@ def main() -> None:
         engineer.groups.add(Group.objects.get(name=Role.ENGINEER.value))
         reviewer = users.create_user("bench-reviewer", email="r@example.com")
         reviewer.groups.add(Group.objects.get(name=Role.REVIEWER.value))
-        promotions._dispatch = lambda request_id: None  # promote synchronously below, no broker
+        outbox.promotion_dispatch = lambda request_id: None  # promote synchronously below, no broker
 
         floor = []
         for i in range(n):
@@ -109,13 +112,13 @@ def main() -> None:
         for i in range(n):
             version = 2 if i % 2 == 0 else 1  # the version that does not hold @champion
             t0 = time.perf_counter()
-            promotion = promotions.promotion_request_create(
+            promotion = promotion_request_create(
                 requester=engineer, model_name=name, version=version, target_alias="champion", justification="bench"
             )
             t1 = time.perf_counter()
-            promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+            promotion_approve(request_id=promotion.pk, reviewer=reviewer)
             t2 = time.perf_counter()
-            done = promotions.promotion_execute(request_id=promotion.pk)
+            done = promotion_execute(request_id=promotion.pk)
             t3 = time.perf_counter()
             assert done is not None and done.state == "promoted"
             gate.append(t3 - t0)

@@ -430,14 +430,14 @@ class Seeder:
     # ---- promotion history and queue
 
     def _promotions(self, models: list) -> None:
-        from registry.promotions import services as promotions
         from registry.promotions.models import PromotionDecision, PromotionRequest, PromotionState
+        from registry.promotions.requests import promotion_request_create
 
         engineers, reviewers = self.users["Engineer"], self.users["Reviewer"]
         if self.request_template is None:  # the portal's own request, for its checks' shape
             model = models[0]
             member = model.project.memberships.first().user
-            self.request_template = promotions.promotion_request_create(
+            self.request_template = promotion_request_create(
                 requester=member, model_name=model.name, version=2, target_alias="champion", justification="load"
             )
         checks = self.request_template.checks

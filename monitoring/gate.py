@@ -259,7 +259,7 @@ def _ago(moment: datetime | None) -> str:
 
 def gate_register() -> None:
     try:
-        from registry.promotions.services import gate_check_register
+        from registry.promotions.checks_run import gate_check_register
     except ImportError:  # the promotion gate is not installed in this build
         return
     gate_check_register(name="drift", check=drift_gate_check)

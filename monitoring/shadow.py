@@ -391,7 +391,7 @@ def shadow_evaluation_run(*, evaluation_id: int) -> ShadowEvaluation:
     a batch file gone) mark the evaluation "could not run"; a model's failures are its results."""
     from monitoring.shadow_envs import ModelEnvironments
     from monitoring.shadow_replay import ReplayLimits, model_download, replay
-    from registry.promotions.services import policy_for
+    from registry.promotions.policies import policy_for
 
     evaluation = ShadowEvaluation.objects.select_related("monitor").get(pk=evaluation_id)
     try:

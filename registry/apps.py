@@ -59,7 +59,7 @@ class RegistryConfig(AppConfig):
 
     def _promotion_gate_ready(self) -> None:
         from registry.promotions import selectors as promotion_selectors
-        from registry.promotions import services as promotions
+        from registry.promotions.bypass import on_model_aliases_changed
 
         import_module("registry.promotions.tasks")
         from registry.navigation import NAV_ITEMS, NavItem
@@ -81,4 +81,4 @@ class RegistryConfig(AppConfig):
         NAV_ITEMS[at:at] = [entry for entry in entries if entry.url_name not in known]
 
         # The sync tells the gate when aliases moved in MLflow: bypass detection and superseding.
-        model_aliases_changed.connect(promotions.on_model_aliases_changed, dispatch_uid="registry.promotion_gate")
+        model_aliases_changed.connect(on_model_aliases_changed, dispatch_uid="registry.promotion_gate")

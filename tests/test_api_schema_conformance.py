@@ -22,7 +22,7 @@ import requests
 from monitoring import jobs
 from monitoring import services as monitoring_services
 from monitoring.models import DriftRun
-from registry.promotions.services import promotion_request_create
+from registry.promotions.requests import promotion_request_create
 from registry.roles import Role
 from registry.services import api_token_rotate
 

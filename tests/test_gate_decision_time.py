@@ -8,8 +8,11 @@ from monitoring import services as monitoring_services
 from monitoring.models import Alert, Monitor
 from registry.mlflow_client import MlflowRestClient
 from registry.models import AuditEvent
-from registry.promotions import services as promotions
+from registry.promotions.decisions import promotion_approve
 from registry.promotions.models import PromotionOutbox, PromotionState
+from registry.promotions.outbox import checks_failing_since_approval, promotion_execute
+from registry.promotions.requests import promotion_request_create
+from registry.promotions.rules import ChecksFailed
 
 from .registry.gate_support import SIGNATURE, default_policy, mirror_model
 
@@ -27,7 +30,7 @@ def request_before_the_monitor(private_project, engineer):
             2: {"metrics": {"auc": 0.84}, "signature": SIGNATURE},
         },
     )
-    promotion = promotions.promotion_request_create(
+    promotion = promotion_request_create(
         requester=engineer, model_name=model.name, version=2, target_alias="champion", justification="AUC +0.04."
     )
     assert promotion.checks_passed
@@ -48,8 +51,8 @@ def _critical_drift(project, model_name: str = "churn-classifier") -> Alert:
 def test_approving_after_drift_appeared_is_refused_without_an_override(request_before_the_monitor, reviewer):
     _critical_drift(request_before_the_monitor.registered_model.project)
 
-    with pytest.raises(promotions.ChecksFailed, match="drift: 1 open critical drift alert"):
-        promotions.promotion_approve(request_id=request_before_the_monitor.pk, reviewer=reviewer)
+    with pytest.raises(ChecksFailed, match="drift: 1 open critical drift alert"):
+        promotion_approve(request_id=request_before_the_monitor.pk, reviewer=reviewer)
 
     request_before_the_monitor.refresh_from_db()
     assert request_before_the_monitor.state == PromotionState.PENDING
@@ -60,16 +63,14 @@ def test_approving_after_drift_appeared_is_refused_without_an_override(request_b
 def test_a_policy_without_override_leaves_only_rejection_when_a_check_fails_now(request_before_the_monitor, reviewer):
     default_policy(drift_check=True, allow_override=False)
     _critical_drift(request_before_the_monitor.registered_model.project)
-    with pytest.raises(promotions.ChecksFailed, match="does not allow an override"):
-        promotions.promotion_approve(
-            request_id=request_before_the_monitor.pk, reviewer=reviewer, override_reason="ship it"
-        )
+    with pytest.raises(ChecksFailed, match="does not allow an override"):
+        promotion_approve(request_id=request_before_the_monitor.pk, reviewer=reviewer, override_reason="ship it")
 
 
 def test_an_override_records_the_checks_as_they_were_at_the_decision(request_before_the_monitor, reviewer):
     _critical_drift(request_before_the_monitor.registered_model.project)
 
-    promotion = promotions.promotion_approve(
+    promotion = promotion_approve(
         request_id=request_before_the_monitor.pk, reviewer=reviewer, override_reason="Drift is a known holiday spike."
     )
 
@@ -98,13 +99,13 @@ def test_a_request_whose_checks_failed_when_made_but_pass_now_is_approved_withou
     default_policy(drift_check=True, allow_override=True)
     mirror_model(project=private_project)
     alert = _critical_drift(private_project)
-    promotion = promotions.promotion_request_create(
+    promotion = promotion_request_create(
         requester=engineer, model_name="churn-classifier", version=2, target_alias="champion", justification="."
     )
     assert not promotion.checks_passed
     Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.RESOLVED)
 
-    approved = promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    approved = promotion_approve(request_id=promotion.pk, reviewer=reviewer)
 
     assert approved.state == PromotionState.APPROVED and approved.override_reason == ""
     assert approved.decisions.get().checks_passed is True
@@ -127,11 +128,11 @@ def test_the_review_page_shows_the_checks_now_beside_the_request_time_snapshot(
 
 
 def test_the_promote_task_refuses_when_a_check_fails_that_passed_at_approval(request_before_the_monitor, reviewer):
-    promotions.promotion_approve(request_id=request_before_the_monitor.pk, reviewer=reviewer)
+    promotion_approve(request_id=request_before_the_monitor.pk, reviewer=reviewer)
     _critical_drift(request_before_the_monitor.registered_model.project)  # between approval and the task
 
     # Nothing listens on the discard port: had the task called MLflow, it would raise MlflowUnavailable.
-    promotion = promotions.promotion_execute(
+    promotion = promotion_execute(
         request_id=request_before_the_monitor.pk, client=MlflowRestClient("http://127.0.0.1:9", retries=0)
     )
 
@@ -142,8 +143,8 @@ def test_the_promote_task_refuses_when_a_check_fails_that_passed_at_approval(req
 
 def test_a_failure_the_approval_overrode_does_not_stop_the_promote_task(request_before_the_monitor, reviewer):
     _critical_drift(request_before_the_monitor.registered_model.project)
-    promotions.promotion_approve(request_id=request_before_the_monitor.pk, reviewer=reviewer, override_reason="ok")
+    promotion_approve(request_id=request_before_the_monitor.pk, reviewer=reviewer, override_reason="ok")
 
-    refused = promotions._checks_failing_since_approval(request_before_the_monitor)
+    refused = checks_failing_since_approval(request_before_the_monitor)
 
     assert refused == ""  # drift failed at the approval too, and the reviewer overrode it

@@ -21,8 +21,10 @@ from django.contrib.auth import get_user_model
 
 from registry.errors import MlflowUnavailable, PortalError
 from registry.models import RegisteredModel
-from registry.promotions import services as promotions
+from registry.promotions.decisions import promotion_approve, promotion_reject
 from registry.promotions.models import PromotionPolicy, PromotionRequest
+from registry.promotions.outbox import promotion_execute
+from registry.promotions.requests import promotion_request_create
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def _policy() -> None:
 def _request(model: RegisteredModel, requester: object, version: int, alias: str, why: str) -> PromotionRequest | None:
     if PromotionRequest.objects.filter(registered_model=model, version=version, target_alias=alias).exists():
         return None
-    return promotions.promotion_request_create(
+    return promotion_request_create(
         requester=requester, model_name=model.name, version=version, target_alias=alias, justification=why
     )
 
@@ -89,15 +91,13 @@ def demo_gate_load() -> None:
             if promotion is None:
                 continue
             if verdict == "reject":
-                promotions.promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment=comment)
+                promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment=comment)
                 continue
             # Used only if a check fails at the decision; dropped otherwise.
             override = "Demo history: accepted by the model owner."
-            promotions.promotion_approve(
-                request_id=promotion.pk, reviewer=reviewer, comment=comment, override_reason=override
-            )
+            promotion_approve(request_id=promotion.pk, reviewer=reviewer, comment=comment, override_reason=override)
             # Synchronously, so the demo does not depend on a worker; a queued task finds it done.
-            promotions.promotion_execute(request_id=promotion.pk)
+            promotion_execute(request_id=promotion.pk)
             model.refresh_from_db()
     except (PortalError, MlflowUnavailable) as exc:
         logger.warning("Demo: the promotion gate's demo stopped: %s", exc)

@@ -16,9 +16,10 @@ from registry.models import AuditEvent
 from registry.parsers import DATABASE_INT_MAX
 from registry.permissions import HasActionPermission
 from registry.promotions import selectors as gate_selectors
-from registry.promotions import services as promotions
 from registry.promotions.checks import CheckStatus
+from registry.promotions.decisions import promotion_approve, promotion_reject, promotion_retry
 from registry.promotions.models import PromotionDecision, PromotionRequest, PromotionState
+from registry.promotions.requests import promotion_cancel, promotion_request_create, promotion_rollback_request
 
 
 class CheckOut(serializers.Serializer):
@@ -176,7 +177,7 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data.is_valid(raise_exception=True)
         values = data.validated_data
         if values["rollback"]:
-            promotion = promotions.promotion_rollback_request(
+            promotion = promotion_rollback_request(
                 requester=request.user,
                 model_name=values["model"],
                 alias=values["target_alias"],
@@ -184,7 +185,7 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
                 request=request._request,
             )
         else:
-            promotion = promotions.promotion_request_create(
+            promotion = promotion_request_create(
                 requester=request.user,
                 model_name=values["model"],
                 version=values["version"],
@@ -201,7 +202,7 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data = ApproveIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        promotions.promotion_approve(
+        promotion_approve(
             request_id=promotion.pk,
             reviewer=request.user,
             comment=values["comment"],
@@ -217,7 +218,7 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         promotion = self.get_object()
         data = RejectIn(data=request.data)
         data.is_valid(raise_exception=True)
-        promotions.promotion_reject(
+        promotion_reject(
             request_id=promotion.pk,
             reviewer=request.user,
             comment=data.validated_data["comment"],
@@ -230,14 +231,14 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         promotion = self.get_object()
-        promotions.promotion_cancel(request_id=promotion.pk, user=request.user, request=request._request)
+        promotion_cancel(request_id=promotion.pk, user=request.user, request=request._request)
         return self._out(promotion)
 
     @extend_schema(request=None, responses={200: PromotionOut})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         promotion = self.get_object()
-        promotions.promotion_retry(request_id=promotion.pk, user=request.user, request=request._request)
+        promotion_retry(request_id=promotion.pk, user=request.user, request=request._request)
         return self._out(promotion)
 
 

@@ -1,6 +1,6 @@
 """The promotion gate's data: policies, requests, reviewers' decisions, the outbox and gate alerts.
 
-Invariants live in the database as well as in the services (registry/promotions/services.py): one open
+Invariants live in the database as well as in the services (requests.py, decisions.py, outbox.py): one open
 request per version and alias, one decision per reviewer, no decision by the requester, exactly one
 outbox row per request.
 """

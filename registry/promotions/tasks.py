@@ -4,7 +4,8 @@ from celery import shared_task
 from django.conf import settings
 
 from registry.errors import MlflowRejected, MlflowUnavailable
-from registry.promotions import services as promotions
+from registry.promotions import outbox
+from registry.promotions.outbox import outbox_sweep, promotion_attempt_failed, promotion_fail
 
 
 @shared_task(
@@ -20,17 +21,17 @@ def promotion_execute(self, request_id: int) -> None:  # noqa: ANN001 - Celery b
     """Move the alias in MLflow. Transient MLflow failures are retried with exponential backoff up
     to PORTAL_PROMOTION_MAX_RETRIES; then the request fails with the error and an alert."""
     try:
-        promotions.promotion_execute(request_id=request_id)
+        outbox.promotion_execute(request_id=request_id)
     except MlflowUnavailable as exc:
         retries = self.request.retries
         if retries >= settings.PORTAL_PROMOTION_MAX_RETRIES:
-            promotions.promotion_fail(request_id=request_id, error=f"{exc} (gave up after {retries + 1} attempts)")
+            promotion_fail(request_id=request_id, error=f"{exc} (gave up after {retries + 1} attempts)")
             return
         countdown = min(settings.PORTAL_PROMOTION_RETRY_BACKOFF * 2**retries, settings.PORTAL_PROMOTION_RETRY_MAX_DELAY)
-        promotions.promotion_attempt_failed(request_id=request_id, error=str(exc), retry_in=countdown)
+        promotion_attempt_failed(request_id=request_id, error=str(exc), retry_in=countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
     except MlflowRejected as exc:  # MLflow refused: retrying the same call cannot help
-        promotions.promotion_fail(request_id=request_id, error=str(exc))
+        promotion_fail(request_id=request_id, error=str(exc))
 
 
 @shared_task(
@@ -38,4 +39,4 @@ def promotion_execute(self, request_id: int) -> None:  # noqa: ANN001 - Celery b
 )
 def promotion_outbox_sweep() -> int:
     """Beat runs this: outbox rows a crash left behind are dispatched again."""
-    return promotions.outbox_sweep(older_than_seconds=settings.PORTAL_PROMOTION_SWEEP_AFTER_SECONDS)
+    return outbox_sweep(older_than_seconds=settings.PORTAL_PROMOTION_SWEEP_AFTER_SECONDS)

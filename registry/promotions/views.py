@@ -24,12 +24,16 @@ from registry.errors import PermissionDenied, PortalError
 from registry.live import wants_json
 from registry.mirror.selectors import registered_models_visible_to
 from registry.models import ModelVersion, RegisteredModel
+from registry.promotions import decisions
+from registry.promotions import requests as promotion_requests
 from registry.promotions import selectors as gate_selectors
-from registry.promotions import services as promotions
 from registry.promotions.checks import MetricDirection, status_blocks
 from registry.promotions.checks import check_rows as gate_check_rows
+from registry.promotions.checks_run import checks_now
 from registry.promotions.models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
-from registry.promotions.policies import policies_for
+from registry.promotions.policies import policies_for, policy_for, policy_save
+from registry.promotions.requests import promotion_request_create, promotion_rollback_request
+from registry.promotions.rules import DECIDE_PERMISSION, REQUEST_PERMISSION, approver_refusal
 from registry.selectors import projects_visible_to
 
 
@@ -84,8 +88,8 @@ def promotion_queue(request: HttpRequest) -> HttpResponse:
             "state": state,
             "states": PromotionState.choices,
             "alerts": gate_selectors.gate_alerts_open_for(user=request.user)[:20],
-            "can_request": request.user.has_perm(promotions.REQUEST_PERMISSION),
-            "can_resolve": request.user.has_perm(promotions.DECIDE_PERMISSION),
+            "can_request": request.user.has_perm(REQUEST_PERMISSION),
+            "can_resolve": request.user.has_perm(DECIDE_PERMISSION),
         },
     )
 
@@ -108,14 +112,14 @@ def _approve_confirmation(promotion: PromotionRequest, alias_now: int | str | No
 def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
     promotion = get_object_or_404(gate_selectors.promotions_visible_to(user=request.user), pk=pk)
     decisions = promotion.decisions.select_related("reviewer")
-    policy = promotions.policy_for(registered_model=promotion.registered_model)
-    refusal = promotions.approver_refusal(promotion=promotion, user=request.user, policy=policy)
+    policy = policy_for(registered_model=promotion.registered_model)
+    refusal = approver_refusal(promotion=promotion, user=request.user, policy=policy)
     if refusal is None and decisions.filter(reviewer=request.user).exists():
         refusal = "You already decided this request."
     # A pending request's checks run again on every visit, as they will when someone decides;
     # a decided one shows what its last decision saw.
     if promotion.state == PromotionState.PENDING:
-        current_checks, current_label = promotions.checks_now(promotion=promotion, policy=policy), "Now"
+        current_checks, current_label = checks_now(promotion=promotion, policy=policy), "Now"
     else:
         decisive = next((d for d in reversed(list(decisions)) if d.checks_passed is not None), None)
         current_checks = decisive.checks if decisive else promotion.checks
@@ -142,7 +146,7 @@ def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
         "decide_refusal": refusal,
         "can_cancel": promotion.state == PromotionState.PENDING
         and promotion_cancellable_by(user=request.user, requested_by_id=promotion.requested_by_id),
-        "can_retry": promotion.state == PromotionState.FAILED and request.user.has_perm(promotions.DECIDE_PERMISSION),
+        "can_retry": promotion.state == PromotionState.FAILED and request.user.has_perm(DECIDE_PERMISSION),
         "policy": policy,
         "mlflow_ui": settings.MLFLOW_UI_URL,
         "alias_now": alias_now,
@@ -166,7 +170,7 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def gate_alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(gate_selectors.gate_alerts_open_for(user=request.user), pk=pk)
     try:
-        promotions.gate_alert_resolve(
+        decisions.gate_alert_resolve(
             alert_id=alert.pk, user=request.user, note=request.POST.get("note", ""), request=request
         )
     except PermissionDenied as error:
@@ -217,7 +221,7 @@ def promotion_approve(request: HttpRequest, pk: int) -> HttpResponse:
     return _decision_response(
         request,
         pk,
-        lambda promotion: promotions.promotion_approve(
+        lambda promotion: decisions.promotion_approve(
             request_id=promotion.pk,
             reviewer=request.user,
             comment=request.POST.get("comment", ""),
@@ -236,7 +240,7 @@ def promotion_reject(request: HttpRequest, pk: int) -> HttpResponse:
     return _decision_response(
         request,
         pk,
-        lambda promotion: promotions.promotion_reject(
+        lambda promotion: decisions.promotion_reject(
             request_id=promotion.pk,
             reviewer=request.user,
             comment=request.POST.get("comment", ""),
@@ -254,7 +258,9 @@ def promotion_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _decision_response(
         request,
         pk,
-        lambda promotion: promotions.promotion_cancel(request_id=promotion.pk, user=request.user, request=request),
+        lambda promotion: promotion_requests.promotion_cancel(
+            request_id=promotion.pk, user=request.user, request=request
+        ),
         "Request cancelled.",
     )
 
@@ -266,7 +272,7 @@ def promotion_retry(request: HttpRequest, pk: int) -> HttpResponse:
     return _decision_response(
         request,
         pk,
-        lambda promotion: promotions.promotion_retry(request_id=promotion.pk, user=request.user, request=request),
+        lambda promotion: decisions.promotion_retry(request_id=promotion.pk, user=request.user, request=request),
         "Promotion dispatched again.",
     )
 
@@ -286,7 +292,7 @@ def promotion_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             if data.get("rollback"):
-                promotion = promotions.promotion_rollback_request(
+                promotion = promotion_rollback_request(
                     requester=request.user,
                     model_name=values["model"],
                     alias=values["target_alias"],
@@ -294,7 +300,7 @@ def promotion_create(request: HttpRequest) -> HttpResponse:
                     request=request,
                 )
             else:
-                promotion = promotions.promotion_request_create(
+                promotion = promotion_request_create(
                     requester=request.user,
                     model_name=values["model"],
                     version=int(values["version"]) if values["version"].isdigit() else -1,
@@ -364,7 +370,7 @@ def policy_edit(request: HttpRequest, model: str) -> HttpResponse:
         post = request.POST
         try:
             group_id = post.get("approver_group")
-            policy = promotions.policy_save(
+            policy = policy_save(
                 editor=request.user,
                 registered_model=registered_model,
                 governed_aliases=[a for a in post.get("governed_aliases", "").replace(",", " ").split() if a],

@@ -8,7 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from registry.models import RegisteredModel
 from registry.promotions.models import OPEN_STATES, PromotionRequest
 from registry.promotions.policies import policy_for
-from registry.promotions.services import REQUEST_PERMISSION, rollback_target
+from registry.promotions.requests import rollback_target
+from registry.promotions.rules import REQUEST_PERMISSION
 
 register = template.Library()
 

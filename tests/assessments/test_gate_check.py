@@ -36,8 +36,8 @@ def test_the_gate_runs_the_registered_maturity_check_when_a_policy_sets_a_minimu
     from django.utils import timezone
 
     from registry.models import ModelVersion, RegisteredModel
+    from registry.promotions.checks_run import GateCheckContext, checks_run
     from registry.promotions.models import PromotionPolicy
-    from registry.promotions.services import GateCheckContext, checks_run
 
     project = ProjectFactory(name="Immature")
     model = RegisteredModel.objects.create(name="immature-model", project=project)

@@ -16,7 +16,7 @@ import pytest
 from registry.mirror.sync import sync_execute
 from registry.models import AuditEvent, RegisteredModel, SyncRun
 from registry.promotions.models import GateAlert, PromotionDecision, PromotionRequest, PromotionState
-from registry.promotions.services import promotion_request_create
+from registry.promotions.requests import promotion_request_create
 from registry.promotions.tasks import promotion_outbox_sweep
 from registry.roles import Role
 from tests.factories import UserFactory

@@ -26,9 +26,12 @@ from monitoring import services, shadow
 from monitoring.gate import shadow_outcome
 from monitoring.models import ShadowEvaluation
 from registry.mlflow_client import mlflow_fluent_at
-from registry.promotions import services as promotions
 from registry.promotions.checks import CheckStatus
+from registry.promotions.checks_run import checks_now
+from registry.promotions.decisions import promotion_approve
 from registry.promotions.models import PromotionPolicy
+from registry.promotions.requests import promotion_request_create
+from registry.promotions.rules import ChecksFailed
 
 from ..factories import ModelVersionFactory, RegisteredModelFactory
 from .conftest import SCHEMA, reference_frame, to_parquet
@@ -113,14 +116,14 @@ def _settled(model_name: str, version: int, seconds: float = 120) -> ShadowEvalu
 
 
 def _check(promotion) -> dict:
-    return {c["check"]: c for c in promotions.checks_now(promotion=promotion)}["shadow"]
+    return {c["check"]: c for c in checks_now(promotion=promotion)}["shadow"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_request_is_replayed_on_production_traffic_and_the_gate_reads_the_result(
     watched, celery_worker, engineer, reviewer, client
 ):
-    promotion = promotions.promotion_request_create(
+    promotion = promotion_request_create(
         requester=engineer, model_name=watched.name, version=2, target_alias="champion", justification="Retrain."
     )
     # Before the replay has finished, the gate cannot tell, and says so.
@@ -149,13 +152,13 @@ def test_a_request_is_replayed_on_production_traffic_and_the_gate_reads_the_resu
     assert detail.status_code == 200
     assert "Rows where they differ most" in detail.content.decode()
 
-    approved = promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    approved = promotion_approve(request_id=promotion.pk, reviewer=reviewer)
     assert approved.decisions.get().checks_passed is True
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_candidate_that_rejects_what_production_sends_is_blocked(watched, celery_worker, engineer, reviewer):
-    promotion = promotions.promotion_request_create(
+    promotion = promotion_request_create(
         requester=engineer, model_name=watched.name, version=3, target_alias="champion", justification="New input."
     )
     evaluation = _settled(watched.name, 3)
@@ -169,13 +172,13 @@ def test_a_candidate_that_rejects_what_production_sends_is_blocked(watched, cele
     check = _check(promotion)
     assert check["status"] == CheckStatus.FAILED
     assert "rejects 3 of 3 production batches" in check["summary"]
-    with pytest.raises(promotions.ChecksFailed):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    with pytest.raises(ChecksFailed):
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_check_says_cannot_tell_when_the_holder_moved_since_the_replay(watched, celery_worker, engineer):
-    promotion = promotions.promotion_request_create(
+    promotion = promotion_request_create(
         requester=engineer, model_name=watched.name, version=2, target_alias="champion", justification="Retrain."
     )
     _settled(watched.name, 2)
@@ -191,7 +194,7 @@ def test_a_model_no_monitor_watches_is_not_applicable(db, project, engineer):
     model = RegisteredModelFactory(name="unwatched", project=project, aliases={"champion": 1})
     ModelVersionFactory(registered_model=model, version=1, signature_inputs=INPUTS)
     ModelVersionFactory(registered_model=model, version=2, signature_inputs=INPUTS)
-    promotion = promotions.promotion_request_create(
+    promotion = promotion_request_create(
         requester=engineer, model_name="unwatched", version=2, target_alias="champion", justification="Try."
     )
     shadow_check = {c["check"]: c for c in promotion.checks}["shadow"]
@@ -201,7 +204,7 @@ def test_a_model_no_monitor_watches_is_not_applicable(db, project, engineer):
 
 
 def test_an_old_replay_no_longer_speaks_for_the_traffic(watched, engineer, settings):
-    promotion = promotions.promotion_request_create(
+    promotion = promotion_request_create(
         requester=engineer, model_name=watched.name, version=2, target_alias="champion", justification="Retrain."
     )
     evaluation = shadow.shadow_evaluation_queue(

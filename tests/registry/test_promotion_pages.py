@@ -7,8 +7,10 @@ import re
 import pytest
 
 from registry.models import AuditEvent
-from registry.promotions import services as promotions
+from registry.promotions.bypass import aliases_changed_handle
+from registry.promotions.decisions import promotion_reject
 from registry.promotions.models import GateAlert, PromotionPolicy, PromotionRequest, PromotionState
+from registry.promotions.requests import promotion_request_create
 from registry.roles import Role
 from tests.factories import UserFactory
 
@@ -29,7 +31,7 @@ def promotion(private_project, engineer):
             2: {"metrics": {"auc": 0.84, "f1": 0.5}, "params": {"max_depth": "6", "lr": "0.1"}},
         },
     )
-    return promotions.promotion_request_create(
+    return promotion_request_create(
         requester=engineer, model_name=model.name, version=2, target_alias="champion", justification="AUC +0.04."
     )
 
@@ -113,7 +115,7 @@ def test_the_review_page_shows_the_signature_diff_as_expected_and_received(clien
     default_policy()
     changed = [{"name": "tenure", "type": "string", "required": True}]
     mirror_model(versions={1: {}, 2: {"signature": changed}})
-    promotion = promotions.promotion_request_create(
+    promotion = promotion_request_create(
         requester=engineer, model_name="churn-classifier", version=2, target_alias="champion", justification="x"
     )
     client.force_login(reviewer)
@@ -145,7 +147,7 @@ def test_an_approval_for_another_version_than_shown_is_a_conflict(client, review
 
 
 def test_the_queue_lists_pending_requests_oldest_first_with_age_and_checks(client, reviewer, promotion, engineer):
-    newer = promotions.promotion_request_create(
+    newer = promotion_request_create(
         requester=engineer, model_name="churn-classifier", version=2, target_alias="production", justification="y"
     )
     client.force_login(reviewer)
@@ -285,7 +287,7 @@ def test_the_model_page_offers_a_promotion_request_and_a_rollback_through_the_ga
 
 def test_a_reviewer_resolves_a_bypass_alert_and_it_is_audited(client, reviewer, engineer, promotion):
     model = promotion.registered_model
-    promotions.aliases_changed_handle(registered_model=model, old={"champion": 1}, new={"champion": 2})
+    aliases_changed_handle(registered_model=model, old={"champion": 1}, new={"champion": 2})
     alert = GateAlert.objects.get()
     client.force_login(engineer)
     assert client.post(f"/promotions/alerts/{alert.pk}/resolve/").status_code == 403
@@ -304,7 +306,7 @@ def test_the_queue_reads_a_fixed_number_of_queries_whatever_its_length(
     default_policy()
     for i in range(15):
         mirror_model(f"model-{i}")
-        promotions.promotion_request_create(
+        promotion_request_create(
             requester=engineer, model_name=f"model-{i}", version=2, target_alias="champion", justification="x"
         )
     client.force_login(reviewer)
@@ -340,7 +342,7 @@ def test_the_navigation_counts_the_requests_waiting_for_this_reviewer(client, re
     client.force_login(reviewer)
     assert '>1<span class="visually-hidden"> waiting for your decision' in _waiting_in_navigation(client)
 
-    promotions.promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment="Not now.")
+    promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment="Not now.")
 
     assert _waiting_in_navigation(client) == ""
 

@@ -9,8 +9,11 @@ from django.db import connection
 from registry.errors import Conflict
 from registry.mirror.sync import sync_execute
 from registry.models import AuditEvent, RegisteredModel, SyncRun
-from registry.promotions import services as promotions
+from registry.promotions import outbox
+from registry.promotions.decisions import promotion_approve, promotion_retry
 from registry.promotions.models import GateAlert, PromotionOutbox, PromotionRequest, PromotionState
+from registry.promotions.outbox import promotion_execute
+from registry.promotions.requests import promotion_request_create
 from registry.promotions.tasks import promotion_outbox_sweep
 from registry.roles import Role
 from tests.factories import UserFactory
@@ -42,7 +45,7 @@ def champion(mlflow_client, name: str) -> int:
 
 
 def _requested(model, engineer) -> PromotionRequest:
-    return promotions.promotion_request_create(
+    return promotion_request_create(
         requester=engineer, model_name=model.name, version=2, target_alias="champion", justification="AUC up"
     )
 
@@ -51,7 +54,7 @@ def test_an_approved_request_moves_the_alias_once_on_a_real_worker(
     celery_worker, mlflow_model, mlflow_client, engineer, reviewer
 ):
     promotion = _requested(mlflow_model, engineer)
-    promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    promotion_approve(request_id=promotion.pk, reviewer=reviewer)
     wait_for(lambda: state_of(promotion) == PromotionState.PROMOTED, message="promotion")
 
     assert champion(mlflow_client, mlflow_model.name) == 2
@@ -69,17 +72,17 @@ def test_an_approved_request_moves_the_alias_once_on_a_real_worker(
 @pytest.mark.django_db
 def test_a_second_run_of_the_promotion_does_not_set_the_alias_again(mlflow_model, mlflow_client, engineer, reviewer):
     promotion = _requested(mlflow_model, engineer)
-    promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    promotion_approve(request_id=promotion.pk, reviewer=reviewer)
     # A first delivery set the alias in MLflow, then its worker died before recording it.
     mlflow_client.set_registered_model_alias(mlflow_model.name, "champion", "2")
     PromotionRequest.objects.filter(pk=promotion.pk).update(state=PromotionState.PROMOTING, attempts=1)
 
-    promotions.promotion_execute(request_id=promotion.pk)
+    promotion_execute(request_id=promotion.pk)
 
     assert state_of(promotion) == PromotionState.PROMOTED
     event = AuditEvent.objects.get(action="promotion.promoted")
     assert event.data["alias_set"] is False
-    assert promotions.promotion_execute(request_id=promotion.pk) is None  # already promoted: nothing to do
+    assert promotion_execute(request_id=promotion.pk) is None  # already promoted: nothing to do
     assert AuditEvent.objects.filter(action="promotion.promoted").count() == 1
 
 
@@ -94,7 +97,7 @@ def test_mlflow_down_after_approval_keeps_the_request_promoting_until_mlflow_is_
     promotion = _requested(mlflow_model, engineer)
     mlflow_server.stop()
     try:
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
         wait_for(
             lambda: PromotionRequest.objects.get(pk=promotion.pk).attempts >= 2,
             message="two attempts against the stopped server",
@@ -116,7 +119,7 @@ def test_a_promotion_that_runs_out_of_retries_fails_with_an_alert_and_can_be_ret
     promotion = _requested(mlflow_model, engineer)
     mlflow_server.stop()
     try:
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
         wait_for(lambda: state_of(promotion) == PromotionState.FAILED, message="failure")
     finally:
         mlflow_server.start()
@@ -126,7 +129,7 @@ def test_a_promotion_that_runs_out_of_retries_fails_with_an_alert_and_can_be_ret
     assert alert.request_id == promotion.pk
     assert AuditEvent.objects.filter(action="promotion.failed").count() == 1
 
-    promotions.promotion_retry(request_id=promotion.pk, user=reviewer)
+    promotion_retry(request_id=promotion.pk, user=reviewer)
     wait_for(lambda: state_of(promotion) == PromotionState.PROMOTED, message="promotion after retry")
     assert champion(mlflow_client, mlflow_model.name) == 2
     assert GateAlert.objects.get(pk=alert.pk).resolved_at is not None
@@ -135,9 +138,9 @@ def test_a_promotion_that_runs_out_of_retries_fails_with_an_alert_and_can_be_ret
 def test_the_sweeper_dispatches_an_outbox_row_a_crash_left_behind(
     celery_worker, mlflow_model, mlflow_client, engineer, reviewer, monkeypatch, settings
 ):
-    monkeypatch.setattr(promotions, "_dispatch", lambda request_id: None)  # the crash: nothing dispatched
+    monkeypatch.setattr(outbox, "promotion_dispatch", lambda request_id: None)  # the crash: nothing dispatched
     promotion = _requested(mlflow_model, engineer)
-    promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    promotion_approve(request_id=promotion.pk, reviewer=reviewer)
     assert state_of(promotion) == PromotionState.APPROVED
     monkeypatch.undo()
 
@@ -161,7 +164,7 @@ def test_twenty_concurrent_approvals_change_the_alias_in_mlflow_exactly_once(
     def approve(user) -> None:
         try:
             barrier.wait()
-            promotions.promotion_approve(request_id=promotion.pk, reviewer=user)
+            promotion_approve(request_id=promotion.pk, reviewer=user)
         except Conflict:
             conflicts.append(user.pk)
         finally:

@@ -7,9 +7,18 @@ from django.db import IntegrityError, connection, transaction
 
 from registry.errors import Conflict, PermissionDenied, PortalError
 from registry.models import AuditEvent
-from registry.promotions import services as promotions
+from registry.promotions import checks_run, outbox
+from registry.promotions.bypass import promotions_stale_supersede
 from registry.promotions.checks import CheckOutcome, CheckStatus
+from registry.promotions.decisions import promotion_approve, promotion_reject
 from registry.promotions.models import PromotionDecision, PromotionOutbox, PromotionRequest, PromotionState
+from registry.promotions.policies import policy_for, policy_save
+from registry.promotions.requests import (
+    promotion_cancel,
+    promotion_request_create,
+    promotion_rollback_request,
+    rollback_target,
+)
 from registry.roles import Role
 from tests.factories import UserFactory
 
@@ -31,7 +40,7 @@ def _request(engineer, **kwargs):
         "target_alias": "champion",
         "justification": "Better AUC.",
     }
-    return promotions.promotion_request_create(requester=engineer, **{**values, **kwargs})
+    return promotion_request_create(requester=engineer, **{**values, **kwargs})
 
 
 def test_a_request_snapshots_the_version_and_runs_the_checks(model, engineer):
@@ -51,7 +60,7 @@ def test_a_request_snapshots_the_version_and_runs_the_checks(model, engineer):
 
 def test_drift_and_maturity_report_not_configured_until_an_app_registers_them(model, engineer, monkeypatch):
     # Monitoring and assessments register theirs when their apps load; start from a gate without them.
-    monkeypatch.setattr(promotions, "GATE_CHECKS", {})
+    monkeypatch.setattr(checks_run, "GATE_CHECKS", {})
     default_policy(maturity_min_level=1)
     promotion = _request(engineer)
     by_name = {check["check"]: check for check in promotion.checks}
@@ -60,7 +69,7 @@ def test_drift_and_maturity_report_not_configured_until_an_app_registers_them(mo
     assert promotion.checks_passed  # "not configured" never blocks
 
     monkeypatch.setitem(
-        promotions.GATE_CHECKS,
+        checks_run.GATE_CHECKS,
         "drift",
         lambda context: CheckOutcome("drift", CheckStatus.FAILED, f"critical drift on v{context.candidate.version}"),
     )
@@ -115,7 +124,7 @@ def test_requester_cannot_approve_their_own_request(model, engineer):
     engineer = type(engineer).objects.get(pk=engineer.pk)  # roles are cached per instance
     promotion = _request(engineer)
     with pytest.raises(PermissionDenied, match="someone else"):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=engineer)
+        promotion_approve(request_id=promotion.pk, reviewer=engineer)
     assert not PromotionDecision.objects.exists()
 
 
@@ -128,13 +137,13 @@ def test_the_database_refuses_a_decision_by_the_requester(model, engineer):
 def test_engineers_cannot_approve(model, engineer, outsider):
     promotion = _request(engineer)
     with pytest.raises(PermissionDenied):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=outsider)
+        promotion_approve(request_id=promotion.pk, reviewer=outsider)
 
 
 def test_one_approval_approves_and_writes_one_outbox_row(model, engineer, reviewer, django_capture_on_commit_callbacks):
     promotion = _request(engineer)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        promotion = promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer, comment="ok")
+        promotion = promotion_approve(request_id=promotion.pk, reviewer=reviewer, comment="ok")
     assert promotion.state == PromotionState.APPROVED
     assert PromotionOutbox.objects.filter(request=promotion).count() == 1
     assert len(callbacks) == 2  # dispatch the task, mail the requester
@@ -146,13 +155,13 @@ def test_n_of_m_approvals_and_one_decision_per_reviewer(model, engineer, reviewe
     second = UserFactory(username="rita", roles=[Role.REVIEWER])
     promotion = _request(engineer)
     assert promotion.approvals_required == 2
-    promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    promotion_approve(request_id=promotion.pk, reviewer=reviewer)
     promotion.refresh_from_db()
     assert promotion.state == PromotionState.PENDING
     assert not PromotionOutbox.objects.exists()
     with pytest.raises(Conflict, match="already decided"):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
-    promotions.promotion_approve(request_id=promotion.pk, reviewer=second)
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    promotion_approve(request_id=promotion.pk, reviewer=second)
     promotion.refresh_from_db()
     assert promotion.state == PromotionState.APPROVED
     assert PromotionOutbox.objects.count() == 1
@@ -162,10 +171,10 @@ def test_any_rejection_rejects_and_needs_a_comment(model, engineer, reviewer, ma
     default_policy(approvals_required=2)
     second = UserFactory(username="rita", roles=[Role.REVIEWER])
     promotion = _request(engineer)
-    promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    promotion_approve(request_id=promotion.pk, reviewer=reviewer)
     with pytest.raises(PortalError, match="why"):
-        promotions.promotion_reject(request_id=promotion.pk, reviewer=second, comment=" ")
-    promotions.promotion_reject(request_id=promotion.pk, reviewer=second, comment="Leaky feature.")
+        promotion_reject(request_id=promotion.pk, reviewer=second, comment=" ")
+    promotion_reject(request_id=promotion.pk, reviewer=second, comment="Leaky feature.")
     promotion.refresh_from_db()
     assert promotion.state == PromotionState.REJECTED
     assert not PromotionOutbox.objects.exists()
@@ -174,9 +183,9 @@ def test_any_rejection_rejects_and_needs_a_comment(model, engineer, reviewer, ma
 def test_an_approval_on_a_decided_request_is_a_conflict_that_changes_nothing(model, engineer, reviewer):
     second = UserFactory(username="rita", roles=[Role.REVIEWER])
     promotion = _request(engineer)
-    promotions.promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment="No.")
+    promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment="No.")
     with pytest.raises(Conflict) as raised:
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=second)
+        promotion_approve(request_id=promotion.pk, reviewer=second)
     assert raised.value.status_code == 409
     assert PromotionDecision.objects.count() == 1
 
@@ -187,13 +196,13 @@ def test_a_stale_request_cannot_be_approved(model, engineer, reviewer):
     version.source = "mlflow-artifacts:/models/elsewhere"
     version.save()
     with pytest.raises(Conflict, match="changed in MLflow"):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
     with pytest.raises(Conflict, match="about version 2, not 3"):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer, expected_version=3)
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer, expected_version=3)
     promotion.refresh_from_db()
     assert promotion.state == PromotionState.PENDING
     assert not PromotionDecision.objects.exists()
-    assert promotions.promotions_stale_supersede() == 1
+    assert promotions_stale_supersede() == 1
     promotion.refresh_from_db()
     assert promotion.state == PromotionState.SUPERSEDED
 
@@ -203,12 +212,12 @@ def test_failed_checks_block_approval_unless_the_policy_allows_a_written_overrid
     mirror_model(versions={1: {"metrics": {"auc": 0.85}}, 2: {"metrics": {"auc": 0.70}}})
     promotion = _request(engineer)
     with pytest.raises(Conflict, match="does not allow an override"):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
     policy.allow_override = True
     policy.save()
     with pytest.raises(Conflict, match="override reason"):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
-    promotion = promotions.promotion_approve(
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    promotion = promotion_approve(
         request_id=promotion.pk, reviewer=reviewer, override_reason="AUC dropped on purpose: fairer model."
     )
     assert promotion.state == PromotionState.APPROVED
@@ -224,19 +233,19 @@ def test_a_policy_can_restrict_approvers_to_named_users(model, engineer, reviewe
     policy.approver_users.set([named])
     promotion = _request(engineer)
     with pytest.raises(PermissionDenied, match="names who may decide"):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
-    promotions.promotion_approve(request_id=promotion.pk, reviewer=named)
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    promotion_approve(request_id=promotion.pk, reviewer=named)
 
 
 def test_only_the_requester_cancels_a_pending_request(model, engineer, outsider, reviewer):
     promotion = _request(engineer)
     with pytest.raises(PermissionDenied):
-        promotions.promotion_cancel(request_id=promotion.pk, user=outsider)
-    promotions.promotion_cancel(request_id=promotion.pk, user=engineer)
+        promotion_cancel(request_id=promotion.pk, user=outsider)
+    promotion_cancel(request_id=promotion.pk, user=engineer)
     promotion.refresh_from_db()
     assert promotion.state == PromotionState.CANCELLED
     with pytest.raises(Conflict):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
 
 
 def test_reviewers_get_mail_when_a_request_awaits_them_and_the_requester_when_decided(
@@ -247,7 +256,7 @@ def test_reviewers_get_mail_when_a_request_awaits_them_and_the_requester_when_de
     assert [m.to for m in mailoutbox] == [[reviewer.email]]
     assert "awaits your review" in mailoutbox[0].subject
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        promotions.promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment="Not yet.")
+        promotion_reject(request_id=promotion.pk, reviewer=reviewer, comment="Not yet.")
     for callback in callbacks:
         callback()
     assert mailoutbox[-1].to == [engineer.email]
@@ -256,16 +265,12 @@ def test_reviewers_get_mail_when_a_request_awaits_them_and_the_requester_when_de
 
 def test_policy_changes_are_admin_only_and_audited_with_before_and_after(model, portal_admin, reviewer):
     with pytest.raises(PermissionDenied):
-        promotions.policy_save(editor=reviewer, registered_model=model, approvals_required=3)
-    promotions.policy_save(
-        editor=portal_admin, registered_model=model, approvals_required=2, governed_aliases=["champion"]
-    )
-    promotions.policy_save(
-        editor=portal_admin, registered_model=model, approvals_required=3, governed_aliases=["champion"]
-    )
+        policy_save(editor=reviewer, registered_model=model, approvals_required=3)
+    policy_save(editor=portal_admin, registered_model=model, approvals_required=2, governed_aliases=["champion"])
+    policy_save(editor=portal_admin, registered_model=model, approvals_required=3, governed_aliases=["champion"])
     event = AuditEvent.objects.filter(action="policy.changed").get()
     assert event.before["approvals_required"] == 2 and event.after["approvals_required"] == 3
-    assert promotions.policy_for(registered_model=model).approvals_required == 3
+    assert policy_for(registered_model=model).approvals_required == 3
 
 
 def test_a_rollback_points_the_alias_back_through_the_gate_with_a_single_approval(model, engineer, reviewer):
@@ -284,8 +289,8 @@ def test_a_rollback_points_the_alias_back_through_the_gate_with_a_single_approva
     )
     model.aliases = {"champion": 2}
     model.save()
-    assert promotions.rollback_target(registered_model=model, alias="champion") == 1
-    promotion = promotions.promotion_rollback_request(
+    assert rollback_target(registered_model=model, alias="champion") == 1
+    promotion = promotion_rollback_request(
         requester=engineer, model_name=model.name, alias="champion", justification="v2 misbehaves"
     )
     assert promotion.is_rollback and promotion.version == 1 and promotion.approvals_required == 1
@@ -298,7 +303,7 @@ def test_twenty_reviewers_approving_at_once_write_exactly_one_outbox_row(enginee
     and the others wait for it (busy timeout), so they are serialised too. Either way the first
     wins and every later one finds the request decided: Conflict."""
     dispatched: list[int] = []
-    monkeypatch.setattr(promotions, "_dispatch", dispatched.append)
+    monkeypatch.setattr(outbox, "promotion_dispatch", dispatched.append)
     default_policy()
     mirror_model()
     reviewers = [UserFactory(username=f"rev{i}", roles=[Role.REVIEWER]) for i in range(20)]
@@ -309,7 +314,7 @@ def test_twenty_reviewers_approving_at_once_write_exactly_one_outbox_row(enginee
     def approve(user) -> None:
         try:
             barrier.wait()
-            promotions.promotion_approve(request_id=promotion.pk, reviewer=user)
+            promotion_approve(request_id=promotion.pk, reviewer=user)
             outcomes.append("approved")
         except Conflict:
             outcomes.append("conflict")
@@ -337,15 +342,15 @@ def test_a_policy_can_restrict_approvers_to_a_group(model, engineer, reviewer):
     default_policy(approver_group=board)
     promotion = _request(engineer)
     with pytest.raises(PermissionDenied, match="names who may decide"):
-        promotions.promotion_approve(request_id=promotion.pk, reviewer=reviewer)
-    assert promotions.promotion_approve(request_id=promotion.pk, reviewer=member).state == PromotionState.APPROVED
+        promotion_approve(request_id=promotion.pk, reviewer=reviewer)
+    assert promotion_approve(request_id=promotion.pk, reviewer=member).state == PromotionState.APPROVED
 
 
 def test_a_registered_check_that_crashes_blocks_instead_of_breaking_the_request(model, engineer, monkeypatch):
     def broken(context):
         raise RuntimeError("monitoring database unreachable")
 
-    monkeypatch.setitem(promotions.GATE_CHECKS, "drift", broken)
+    monkeypatch.setitem(checks_run.GATE_CHECKS, "drift", broken)
     promotion = _request(engineer)
     drift = next(check for check in promotion.checks if check["check"] == "drift")
     assert drift["status"] == "failed" and "monitoring database unreachable" in drift["summary"]
