@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assessments import exports, selectors, services
+from assessments.forms import LEVEL_CHOICE_ERROR, TEAM_LENGTH_ERROR, TEAM_MAX_LENGTH
 from assessments.models import AnswerStatus, AttestedAnswer, ReviewState
 from assessments.scoring.levels import MAX_LEVEL
 from registry.pagination import StrictPageNumberPagination
@@ -14,6 +15,25 @@ from registry.permissions import HasActionPermission
 from registry.selectors import projects_visible_to
 
 VIEW = "assessments.view_scorecardsnapshot"
+
+
+class PortfolioFilterIn(serializers.Serializer):
+    """The portfolio's query parameters: a value no project can have is a 400 with a message, never
+    handed to the database."""
+
+    team = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=TEAM_MAX_LENGTH,
+        error_messages={"max_length": TEAM_LENGTH_ERROR},
+    )
+    level = serializers.ChoiceField(
+        choices=[str(n) for n in range(MAX_LEVEL + 1)],
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid_choice": LEVEL_CHOICE_ERROR},
+    )
 
 
 class PortfolioView(APIView):
@@ -32,11 +52,11 @@ class PortfolioView(APIView):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request) -> Response:
-        level = request.query_params.get("level", "")
-        if level and level not in {str(n) for n in range(MAX_LEVEL + 1)}:
-            raise serializers.ValidationError({"level": [f"Choose a level from 0 to {MAX_LEVEL}."]})
+        filters = PortfolioFilterIn(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        level = filters.validated_data.get("level", "")
         rows = selectors.portfolio_for(
-            user=request.user, team=request.query_params.get("team", ""), level=int(level) if level else None
+            user=request.user, team=filters.validated_data.get("team", ""), level=None if level == "" else int(level)
         )
         paginator = StrictPageNumberPagination()
         page = paginator.paginate_queryset(rows, request, view=self)

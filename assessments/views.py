@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from assessments import charts, exports, selectors, services
 from assessments.errors import PortalError
-from assessments.forms import AnswerForm, ReviewForm
+from assessments.forms import AnswerForm, PortfolioFilterForm, ReviewForm
 from assessments.models import AttestedAnswer, Category
 from assessments.scoring.levels import MAX_LEVEL, PROGRESS_RULE
 from registry.live import action_refused
@@ -21,20 +21,19 @@ from registry.selectors import projects_visible_to
 VIEW = "assessments.view_scorecardsnapshot"
 
 
-def _level_filter(request: HttpRequest) -> int | None:
-    value = request.GET.get("level", "")
-    return int(value) if value in {str(n) for n in range(MAX_LEVEL + 1)} else None
-
-
-def _portfolio_rows(request: HttpRequest) -> list[selectors.PortfolioRow]:
-    return selectors.portfolio_for(user=request.user, team=request.GET.get("team", ""), level=_level_filter(request))
+def _portfolio_rows(request: HttpRequest, filters: PortfolioFilterForm) -> list[selectors.PortfolioRow]:
+    return selectors.portfolio_for(
+        user=request.user, team=filters.cleaned_data["team"], level=filters.cleaned_data["level"]
+    )
 
 
 @login_required
 @permission_required(VIEW, raise_exception=True)
 @require_GET
 def portfolio(request: HttpRequest) -> HttpResponse:
-    rows = _portfolio_rows(request)
+    filters = PortfolioFilterForm(request.GET)
+    # A refused filter lists nothing and says why, with a 400: the page never guesses what was meant.
+    rows = _portfolio_rows(request, filters) if filters.is_valid() else []
     counts = {n: sum(1 for r in rows if r.level == n) for n in range(MAX_LEVEL + 1)}
     unscored = sum(1 for r in rows if r.snapshot is None)
     scored = [r for r in rows if r.snapshot is not None]
@@ -56,11 +55,13 @@ def portfolio(request: HttpRequest) -> HttpResponse:
             "has_scores": bool(scored),
             "categories": [(c.value, c.label) for c in Category],
             "teams": selectors.teams_visible_to(user=request.user),
-            "team": request.GET.get("team", ""),
-            "level": _level_filter(request),
+            "team": filters.cleaned_data.get("team", ""),
+            "level": filters.cleaned_data.get("level"),
             "levels": range(MAX_LEVEL + 1),
             "query": request.GET.urlencode(),
+            "filter_errors": filters.error_lines(),
         },
+        status=400 if filters.errors else 200,
     )
 
 
@@ -68,7 +69,10 @@ def portfolio(request: HttpRequest) -> HttpResponse:
 @permission_required(VIEW, raise_exception=True)
 @require_GET
 def portfolio_csv(request: HttpRequest) -> HttpResponse:
-    body = exports.portfolio_csv(_portfolio_rows(request), list(Category.values))
+    filters = PortfolioFilterForm(request.GET)
+    if not filters.is_valid():
+        return action_refused(request, error=PortalError(" ".join(filters.error_lines())))
+    body = exports.portfolio_csv(_portfolio_rows(request, filters), list(Category.values))
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="portfolio-{timezone.now():%Y-%m-%d}.csv"'
     return response
