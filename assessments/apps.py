@@ -1,5 +1,4 @@
 import importlib
-import importlib.util
 from typing import Any
 
 from django.apps import AppConfig
@@ -61,8 +60,7 @@ class AssessmentsConfig(AppConfig):
         model_aliases_changed.connect(_recompute_when_aliases_move, dispatch_uid="assessments.aliases_moved")
 
         # The gate runs whatever checks are registered and never imports us: registry depends on no other app.
-        if importlib.util.find_spec("registry.promotions.checks_run") is not None:
-            from assessments.gate import CHECK_NAME, maturity_gate_check
-            from registry.promotions.checks_run import gate_check_register
+        from assessments.gate import CHECK_NAME, maturity_gate_check
+        from registry.promotions.checks_run import gate_check_register
 
-            gate_check_register(name=CHECK_NAME, check=maturity_gate_check)
+        gate_check_register(name=CHECK_NAME, check=maturity_gate_check)

@@ -50,3 +50,9 @@ def test_the_gate_runs_the_registered_maturity_check_when_a_policy_sets_a_minimu
     )
     maturity = next(o for o in outcomes if o.check == "maturity")
     assert maturity.status is CheckStatus.FAILED and "level 0" in maturity.summary
+
+
+def test_the_maturity_check_is_registered_with_the_gate_when_the_app_loads():
+    from registry.promotions.checks_run import GATE_CHECKS
+
+    assert GATE_CHECKS["maturity"] is maturity_gate_check
