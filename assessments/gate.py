@@ -1,10 +1,9 @@
 """The promotion gate's maturity check: a policy may require the model's project to be at a
-minimum maturity level before a version is promoted. Registered with the gate when it exists."""
-
-from typing import Any
+minimum maturity level before a version is promoted. AssessmentsConfig.ready() registers it with the gate."""
 
 from assessments import selectors
 from registry.promotions.checks import CheckOutcome, CheckStatus
+from registry.promotions.checks_run import GateCheckContext
 
 CHECK_NAME = "maturity"
 
@@ -36,9 +35,9 @@ def maturity_outcome(
     )
 
 
-def maturity_gate_check(context: Any) -> CheckOutcome:
-    """GateCheck for registry.promotions.services: reads the project's scorecard as it is now."""
-    required = getattr(context.policy, "maturity_min_level", None)
+def maturity_gate_check(context: GateCheckContext) -> CheckOutcome:
+    """The gate's GateCheck (registry/promotions/checks_run.py): reads the project's scorecard as it is now."""
+    required = context.policy.maturity_min_level
     project = context.registered_model.project
     if required is None or project is None:
         return maturity_outcome(
