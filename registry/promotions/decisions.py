@@ -30,26 +30,20 @@ from registry.promotions.models import (
 from registry.promotions.notifications import requester_notify
 from registry.promotions.policies import policy_for
 from registry.promotions.requests import promotion_locked
-from registry.promotions.rules import DECIDE_PERMISSION, ChecksFailed, StaleRequest, approver_refusal, stale_reason
+from registry.promotions.rules import (
+    ChecksFailed,
+    decision_refusal,
+    gate_alerts_resolvable_by,
+    retry_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def _ensure_decidable(promotion: PromotionRequest, reviewer: AbstractBaseUser, expected_version: int | None) -> None:
-    if not model_visible(registered_model=promotion.registered_model, user=reviewer):
-        raise PermissionDenied("You cannot see this model's project.")
-    refusal = approver_refusal(promotion=promotion, user=reviewer)
-    if refusal:
-        raise PermissionDenied(refusal)
-    if promotion.state != PromotionState.PENDING:
-        raise StaleRequest(f"This request is {promotion.get_state_display().lower()}; it can no longer be decided.")
-    if expected_version is not None and expected_version != promotion.version:
-        raise StaleRequest(f"This request is about version {promotion.version}, not {expected_version}.")
-    stale = stale_reason(promotion)
-    if stale:
-        raise StaleRequest(f"{stale} Ask for a new request.")
-    if promotion.decisions.filter(reviewer=reviewer).exists():
-        raise Conflict("You already decided this request.")
+    refusal = decision_refusal(promotion=promotion, user=reviewer, expected_version=expected_version)
+    if refusal is not None:
+        raise refusal
 
 
 def _checks_audit(promotion: PromotionRequest, checks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -179,10 +173,9 @@ def promotion_reject(
 def promotion_retry(*, request_id: int, user: AbstractBaseUser, request: HttpRequest | None = None) -> PromotionRequest:
     """A failed promotion goes back to approved and is dispatched again (reviewers or admins)."""
     promotion = promotion_locked(request_id)
-    if not user.has_perm(DECIDE_PERMISSION):
-        raise PermissionDenied("Only reviewers or admins can retry a promotion.")
-    if promotion.state != PromotionState.FAILED:
-        raise StaleRequest("Only failed promotions can be retried.")
+    refusal = retry_refusal(promotion=promotion, user=user)
+    if refusal is not None:
+        raise refusal
     promotion.state, promotion.reason, promotion.attempts = PromotionState.APPROVED, "", 0
     try:
         with transaction.atomic():
@@ -208,7 +201,7 @@ def gate_alert_resolve(
     *, alert_id: int, user: AbstractBaseUser, note: str = "", request: HttpRequest | None = None
 ) -> GateAlert:
     """A reviewer or admin looked at the alert (e.g. confirmed a bypass was an emergency fix)."""
-    if not user.has_perm(DECIDE_PERMISSION):
+    if not gate_alerts_resolvable_by(user=user):
         raise PermissionDenied("Only reviewers or admins resolve gate alerts.")
     alert = GateAlert.objects.select_for_update().select_related("registered_model").get(pk=alert_id)
     if not model_visible(registered_model=alert.registered_model, user=user):

@@ -10,8 +10,6 @@ from django.utils import timezone
 from registry.access import (
     member_may,
     model_named,
-    model_visible,
-    promotion_cancellable_by,
 )
 from registry.audit import audit_record
 from registry.errors import Conflict, PermissionDenied, PortalError
@@ -24,7 +22,7 @@ from registry.promotions.models import (
 )
 from registry.promotions.notifications import reviewers_notify
 from registry.promotions.policies import policy_for
-from registry.promotions.rules import REQUEST_PERMISSION, StaleRequest
+from registry.promotions.rules import REQUEST_PERMISSION, cancel_refusal, promotions_requestable_by
 from registry.signals import promotion_requested
 
 logger = logging.getLogger(__name__)
@@ -41,7 +39,7 @@ def promotion_request_create(
     is_rollback: bool = False,
     request: HttpRequest | None = None,
 ) -> PromotionRequest:
-    if not requester.has_perm(REQUEST_PERMISSION):
+    if not promotions_requestable_by(user=requester):
         raise PermissionDenied("Your role cannot request promotions.")
     registered_model = model_named(user=requester, name=model_name)
     if registered_model is None:
@@ -157,14 +155,9 @@ def promotion_cancel(
     *, request_id: int, user: AbstractBaseUser, request: HttpRequest | None = None
 ) -> PromotionRequest:
     promotion = promotion_locked(request_id)
-    if not model_visible(registered_model=promotion.registered_model, user=user):
-        raise PermissionDenied("You cannot see this model's project.")
-    if not promotion_cancellable_by(user=user, requested_by_id=promotion.requested_by_id):
-        raise PermissionDenied("Only the requester (or an admin) can cancel a request.")
-    if promotion.state != PromotionState.PENDING:
-        raise StaleRequest(
-            f"This request is {promotion.get_state_display().lower()}; only pending ones can be cancelled."
-        )
+    refusal = cancel_refusal(promotion=promotion, user=user)
+    if refusal is not None:
+        raise refusal
     promotion.state, promotion.decided_at = PromotionState.CANCELLED, timezone.now()
     promotion.save(update_fields=["state", "decided_at"])
     audit_transition(

@@ -1,24 +1,14 @@
 """Who may do what to a promotion request, and when a request has gone stale: the predicates the
 services enforce and the pages ask, so a button shows exactly when the service would accept it."""
 
-import logging
-
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
-from registry.access import (
-    model_visible,
-)
-from registry.errors import Conflict
-from registry.promotions.models import (
-    PromotionPolicy,
-    PromotionRequest,
-)
+from registry.access import model_visible, promotion_cancellable_by
+from registry.errors import Conflict, PermissionDenied, PortalError
+from registry.promotions.models import PromotionPolicy, PromotionRequest, PromotionState
 from registry.promotions.policies import policy_for
-
-logger = logging.getLogger(__name__)
-
 
 DECIDE_PERMISSION = "registry.decide_promotionrequest"
 REQUEST_PERMISSION = "registry.add_promotionrequest"
@@ -84,3 +74,61 @@ def stale_reason(promotion: PromotionRequest) -> str | None:
             "request was made; the checks compared against the old holder."
         )
     return None
+
+
+def decision_refusal(
+    *,
+    promotion: PromotionRequest,
+    user: AbstractBaseUser | AnonymousUser,
+    policy: PromotionPolicy | None = None,
+    expected_version: int | None = None,
+) -> PortalError | None:
+    """Why this user may not approve or reject this request now, as the error the decision raises;
+    None when they may. The review page offers the buttons exactly when this is None."""
+    if not model_visible(registered_model=promotion.registered_model, user=user):
+        return PermissionDenied("You cannot see this model's project.")
+    refusal = approver_refusal(promotion=promotion, user=user, policy=policy)
+    if refusal:
+        return PermissionDenied(refusal)
+    if promotion.state != PromotionState.PENDING:
+        return StaleRequest(f"This request is {promotion.get_state_display().lower()}; it can no longer be decided.")
+    if expected_version is not None and expected_version != promotion.version:
+        return StaleRequest(f"This request is about version {promotion.version}, not {expected_version}.")
+    stale = stale_reason(promotion)
+    if stale:
+        return StaleRequest(f"{stale} Ask for a new request.")
+    if promotion.decisions.filter(reviewer=user).exists():
+        return Conflict("You already decided this request.")
+    return None
+
+
+def cancel_refusal(*, promotion: PromotionRequest, user: AbstractBaseUser | AnonymousUser) -> PortalError | None:
+    """Why this user may not withdraw this request, as the error the cancel raises; None when they may."""
+    if not model_visible(registered_model=promotion.registered_model, user=user):
+        return PermissionDenied("You cannot see this model's project.")
+    if not promotion_cancellable_by(user=user, requested_by_id=promotion.requested_by_id):
+        return PermissionDenied("Only the requester (or an admin) can cancel a request.")
+    if promotion.state != PromotionState.PENDING:
+        return StaleRequest(
+            f"This request is {promotion.get_state_display().lower()}; only pending ones can be cancelled."
+        )
+    return None
+
+
+def retry_refusal(*, promotion: PromotionRequest, user: AbstractBaseUser | AnonymousUser) -> PortalError | None:
+    """Why this user may not dispatch this promotion again, as the error the retry raises; None when they may."""
+    if not user.has_perm(DECIDE_PERMISSION):
+        return PermissionDenied("Only reviewers or admins can retry a promotion.")
+    if promotion.state != PromotionState.FAILED:
+        return StaleRequest("Only failed promotions can be retried.")
+    return None
+
+
+def gate_alerts_resolvable_by(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Reviewers and admins resolve gate alerts (of models they can see)."""
+    return user.has_perm(DECIDE_PERMISSION)
+
+
+def promotions_requestable_by(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """The role may request promotions (of models of the projects the user belongs to)."""
+    return user.has_perm(REQUEST_PERMISSION)

@@ -6,14 +6,15 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
+from registry.access import visible_through_project
 from registry.models import AuditEvent, ModelVersion, Run
 from registry.promotions.checks import signature_diff
 from registry.promotions.models import GateAlert, PromotionRequest, PromotionState
-from registry.selectors import projects_visible_to
+from registry.promotions.rules import DECIDE_PERMISSION
 
 
 def _visible(user: AbstractBaseUser | AnonymousUser) -> Q:
-    return Q(registered_model__project__isnull=True) | Q(registered_model__project__in=projects_visible_to(user=user))
+    return visible_through_project(user=user, project_path="registered_model__project")
 
 
 def promotions_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[PromotionRequest]:
@@ -35,7 +36,7 @@ def promotion_queue_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[P
 
 def awaiting_decision_count(*, user: AbstractBaseUser | AnonymousUser) -> int:
     """Pending requests this user may decide and has not: the number beside "Promotions"."""
-    if not user.is_authenticated or not user.has_perm("registry.decide_promotionrequest"):
+    if not user.is_authenticated or not user.has_perm(DECIDE_PERMISSION):
         return 0
     return (
         PromotionRequest.objects.filter(_visible(user), state=PromotionState.PENDING)
@@ -59,7 +60,7 @@ def audit_events_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QueryS
     if not user.is_authenticated:
         return AuditEvent.objects.none()
     return (
-        AuditEvent.objects.filter(Q(project__isnull=True) | Q(project__in=projects_visible_to(user=user)))
+        AuditEvent.objects.filter(visible_through_project(user=user))
         .select_related("actor", "project")
         .order_by("-at", "-pk")
     )

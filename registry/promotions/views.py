@@ -9,16 +9,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from registry.access import promotion_cancellable_by
 from registry.api_errors import error_body
 from registry.errors import PermissionDenied, PortalError
 from registry.live import wants_json
@@ -33,15 +32,19 @@ from registry.promotions.checks_run import checks_now
 from registry.promotions.models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
 from registry.promotions.policies import policies_for, policy_for, policy_save
 from registry.promotions.requests import promotion_request_create, promotion_rollback_request
-from registry.promotions.rules import DECIDE_PERMISSION, REQUEST_PERMISSION, approver_refusal
-from registry.selectors import projects_visible_to
+from registry.promotions.rules import (
+    cancel_refusal,
+    decision_refusal,
+    gate_alerts_resolvable_by,
+    promotions_requestable_by,
+    retry_refusal,
+)
 
 
-def _visible_models(user) -> list[RegisteredModel]:  # noqa: ANN001
-    visible = projects_visible_to(user=user)
+def _visible_models(user: AbstractBaseUser) -> list[RegisteredModel]:
     return list(
-        RegisteredModel.objects.filter(deleted_at__isnull=True)
-        .filter(Q(project__isnull=True) | Q(project__in=visible))
+        registered_models_visible_to(user=user)
+        .filter(deleted_at__isnull=True)
         .prefetch_related("versions")
         .order_by("name")
     )
@@ -88,8 +91,8 @@ def promotion_queue(request: HttpRequest) -> HttpResponse:
             "state": state,
             "states": PromotionState.choices,
             "alerts": gate_selectors.gate_alerts_open_for(user=request.user)[:20],
-            "can_request": request.user.has_perm(REQUEST_PERMISSION),
-            "can_resolve": request.user.has_perm(DECIDE_PERMISSION),
+            "can_request": promotions_requestable_by(user=request.user),
+            "can_resolve": gate_alerts_resolvable_by(user=request.user),
         },
     )
 
@@ -113,9 +116,9 @@ def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
     promotion = get_object_or_404(gate_selectors.promotions_visible_to(user=request.user), pk=pk)
     decisions = promotion.decisions.select_related("reviewer")
     policy = policy_for(registered_model=promotion.registered_model)
-    refusal = approver_refusal(promotion=promotion, user=request.user, policy=policy)
-    if refusal is None and decisions.filter(reviewer=request.user).exists():
-        refusal = "You already decided this request."
+    decide_refusal = decision_refusal(promotion=promotion, user=request.user, policy=policy)
+    cancel_refused = cancel_refusal(promotion=promotion, user=request.user)
+    retry_refused = retry_refusal(promotion=promotion, user=request.user)
     # A pending request's checks run again on every visit, as they will when someone decides;
     # a decided one shows what its last decision saw.
     if promotion.state == PromotionState.PENDING:
@@ -142,11 +145,10 @@ def _review_context(request: HttpRequest, pk: int) -> dict[str, object]:
             higher_is_better=policy.metric_direction == MetricDirection.HIGHER_IS_BETTER,
         ),
         "decisions": decisions,
-        "can_decide": promotion.state == PromotionState.PENDING and refusal is None,
-        "decide_refusal": refusal,
-        "can_cancel": promotion.state == PromotionState.PENDING
-        and promotion_cancellable_by(user=request.user, requested_by_id=promotion.requested_by_id),
-        "can_retry": promotion.state == PromotionState.FAILED and request.user.has_perm(DECIDE_PERMISSION),
+        "can_decide": decide_refusal is None,
+        "decide_refusal": decide_refusal.message if decide_refusal else None,
+        "can_cancel": cancel_refused is None,
+        "can_retry": retry_refused is None,
         "policy": policy,
         "mlflow_ui": settings.MLFLOW_UI_URL,
         "alias_now": alias_now,

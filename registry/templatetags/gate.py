@@ -9,7 +9,7 @@ from registry.models import RegisteredModel
 from registry.promotions.models import OPEN_STATES, PromotionRequest
 from registry.promotions.policies import policy_for
 from registry.promotions.requests import rollback_target
-from registry.promotions.rules import REQUEST_PERMISSION
+from registry.promotions.rules import promotions_requestable_by
 
 register = template.Library()
 
@@ -18,7 +18,7 @@ register = template.Library()
 def gate_panel(context: template.Context, model: RegisteredModel, user: AbstractBaseUser) -> dict[str, Any]:
     policy = policy_for(registered_model=model)
     aliases = model.aliases or {}
-    can_request = user.has_perm(REQUEST_PERMISSION)
+    can_request = promotions_requestable_by(user=user)
     return {
         "csrf_token": context.get("csrf_token"),  # the rollback forms post
         "model": model,

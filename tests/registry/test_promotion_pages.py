@@ -111,6 +111,18 @@ def test_the_review_page_puts_candidate_and_holder_side_by_side(client, reviewer
     assert "js/promotion_review.js" in page
 
 
+def test_the_review_page_offers_no_decision_the_service_would_refuse_and_says_why(client, reviewer, promotion):
+    # The alias moved in MLflow since the request: deciding is refused as stale, so no buttons.
+    promotion.registered_model.aliases = {"champion": 2}
+    promotion.registered_model.save(update_fields=["aliases"])
+    client.force_login(reviewer)
+    page = client.get(f"/promotions/{promotion.pk}/").content.decode()
+    assert "already holds @champion" in page
+    assert f"/promotions/{promotion.pk}/approve/" not in page
+    refused = client.post(f"/promotions/{promotion.pk}/approve/", HTTP_ACCEPT="application/json")
+    assert refused.status_code == 409
+
+
 def test_the_review_page_shows_the_signature_diff_as_expected_and_received(client, reviewer, engineer):
     default_policy()
     changed = [{"name": "tenure", "type": "string", "required": True}]
