@@ -5,6 +5,7 @@ models are imported directly: a renamed field or model breaks the import or the 
 instead of turning criteria into "no evidence yet" and quietly dropping a project's level.
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from assessments.evidence import (
 )
 from monitoring.models import Alert, Monitor, RetrainEvent
 from registry.models import AuditEvent, ModelVersion, Project, RegisteredModel, Run
-from registry.promotions.models import PromotionPolicy
+from registry.promotions.policies import policies_for
 
 MAX_RUNS = 500  # the most recent runs a check looks at; enough for shares and cadence
 
@@ -88,10 +89,12 @@ GATE_MOVE_ACTIONS = ("promotion.promoted",)
 BYPASS_ACTIONS = ("alias.bypassed",)
 
 
-def gather_gate(*, model_names: set[str]) -> dict[str, Any]:
-    """Alias moves from the audit log, and the gate policy each model follows."""
+def gather_gate(*, registered_models: Iterable[RegisteredModel]) -> dict[str, Any]:
+    """Alias moves from the audit log, and the gate policy each model follows (the gate's own rule:
+    the model's policy, else the default one, else the built-in defaults)."""
+    by_name = {model.name: model for model in registered_models}
     events = AuditEvent.objects.filter(
-        action__in=GATE_MOVE_ACTIONS + BYPASS_ACTIONS, data__model__in=sorted(model_names)
+        action__in=GATE_MOVE_ACTIONS + BYPASS_ACTIONS, data__model__in=sorted(by_name)
     ).order_by("at")
     # Audit events and policies have no page of their own: their facts carry no link.
     moves = tuple(
@@ -103,20 +106,12 @@ def gather_gate(*, model_names: set[str]) -> dict[str, Any]:
         )
         for event in events
     )
-    own: dict[str, GatePolicyFact] = {}
-    default: PromotionPolicy | None = None
-    for policy in PromotionPolicy.objects.select_related("registered_model"):
-        if policy.registered_model_id is None:
-            default = policy
-        elif policy.registered_model.name in model_names:
-            own[policy.registered_model.name] = GatePolicyFact(
-                model=policy.registered_model.name, requires_metric_check=bool(policy.metric_name)
-            )
-    # A model without a policy of its own follows the default one.
-    for name in model_names - own.keys():
-        if default is not None:
-            own[name] = GatePolicyFact(model=name, requires_metric_check=bool(default.metric_name))
-    return {"alias_moves": moves, "gate_policies": tuple(own.values())}
+    policies = policies_for(registered_models=by_name.values())
+    gate_policies = tuple(
+        GatePolicyFact(model=name, requires_metric_check=bool(policies[model.pk].metric_name))
+        for name, model in sorted(by_name.items())
+    )
+    return {"alias_moves": moves, "gate_policies": gate_policies}
 
 
 def gather_monitoring(
@@ -169,7 +164,11 @@ def project_evidence(*, project: Project, now: datetime, window: timedelta) -> P
     since = now - window
     fields: dict[str, Any] = gather_mirror(project=project, since=since)
     mirrored = ProjectEvidence(since=since, until=now, **fields)
-    fields |= gather_gate(model_names={v.model for v in mirrored.versions})
+    # The gate is judged on the models that have live versions.
+    versioned = RegisteredModel.objects.filter(
+        project=project, deleted_at__isnull=True, name__in={v.model for v in mirrored.versions}
+    )
+    fields |= gather_gate(registered_models=versioned)
     serving_versions = mirrored.serving_versions()
     fields |= gather_monitoring(
         project=project,

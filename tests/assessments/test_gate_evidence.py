@@ -69,3 +69,17 @@ def test_the_metric_check_comes_from_the_models_policy_or_the_default_one(served
     PromotionPolicy.objects.filter(registered_model=model).update(metric_name="f1")
     assert outcome("promotion_metric_check", project).outcome is Outcome.MET
     assert default.pk
+
+
+def test_each_model_is_judged_on_the_policy_the_gate_applies_to_it(served):
+    from registry.promotions.policies import policy_for
+
+    project, model = served
+    other = RegisteredModel.objects.create(name="gated-other", project=project)
+    ModelVersion.objects.create(registered_model=other, version=1, created_at=timezone.now())
+    PromotionPolicy.objects.create(registered_model=None, metric_name="auc")
+    PromotionPolicy.objects.create(registered_model=model, metric_name="")
+    evidence = project_evidence(project=project, now=timezone.now(), window=timedelta(days=90))
+    judged = {p.model: p.requires_metric_check for p in evidence.gate_policies}
+    assert judged == {m.name: bool(policy_for(registered_model=m).metric_name) for m in (model, other)}
+    assert judged == {"gated-model": False, "gated-other": True}
