@@ -109,3 +109,42 @@ class AlertFactory(factory.django.DjangoModelFactory):
     kind = "volume"
     dedupe_key = factory.Sequence(lambda n: f"alert-{n}")
     title = factory.LazyAttribute(lambda alert: f"{alert.kind} on {alert.monitor.name}")
+
+
+# --- the promotion gate
+
+
+class PromotionPolicyFactory(factory.django.DjangoModelFactory):
+    """A model's own policy (registered_model=None makes the default one: there is at most one)."""
+
+    class Meta:
+        model = "registry.PromotionPolicy"
+
+    registered_model = factory.SubFactory(RegisteredModelFactory)
+    governed_aliases = factory.LazyFunction(lambda: ["champion"])
+    approvals_required = 1
+    signature_check = False
+    drift_check = False
+    shadow_check = False
+
+
+class PromotionRequestFactory(factory.django.DjangoModelFactory):
+    """A request row as it stands, snapshot fields copied from its version; the services
+    (registry/promotions/requests.py) make real ones, with checks run and audited."""
+
+    class Meta:
+        model = "registry.PromotionRequest"
+
+    model_version = factory.SubFactory(ModelVersionFactory)
+    registered_model = factory.LazyAttribute(lambda r: r.model_version.registered_model)
+    target_alias = "champion"
+    version = factory.LazyAttribute(lambda r: r.model_version.version)
+    run_id = factory.LazyAttribute(lambda r: r.model_version.run_id)
+    source = factory.LazyAttribute(lambda r: r.model_version.source)
+    signature_inputs = factory.LazyAttribute(lambda r: r.model_version.signature_inputs)
+    requested_by = factory.SubFactory(UserFactory)
+    justification = "Better on the holdout set."
+    state = "pending"
+    decided_at = factory.LazyAttribute(
+        lambda r: None if r.state in ("pending", "superseded") else dt.datetime.now(dt.UTC)
+    )
