@@ -7,9 +7,8 @@ from datetime import date
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -29,6 +28,7 @@ from registry.promotions import selectors as gate_selectors
 from registry.promotions.checks import MetricDirection, status_blocks
 from registry.promotions.checks import check_rows as gate_check_rows
 from registry.promotions.checks_run import checks_now
+from registry.promotions.forms import PolicyForm
 from registry.promotions.models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
 from registry.promotions.policies import policies_for, policy_for, policy_save
 from registry.promotions.requests import promotion_request_create, promotion_rollback_request
@@ -353,14 +353,6 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _share(percent: str | None, *, default: float) -> float:
-    """A share the form asks for in percent (0-100), as the policy stores it (0-1)."""
-    value = float(percent) if percent not in (None, "") else default
-    if not 0 <= value <= 100:
-        raise PortalError(f"A percentage is between 0 and 100, not {value:g}.")
-    return value / 100
-
-
 @login_required
 @permission_required("registry.change_promotionpolicy", raise_exception=True)
 @require_http_methods(["GET", "POST"])
@@ -369,52 +361,28 @@ def policy_edit(request: HttpRequest, model: str) -> HttpResponse:
     policy = PromotionPolicy.objects.filter(registered_model=registered_model).first() or PromotionPolicy()
     error: PortalError | None = None
     if request.method == "POST":
-        post = request.POST
-        try:
-            group_id = post.get("approver_group")
-            policy = policy_save(
-                editor=request.user,
-                registered_model=registered_model,
-                governed_aliases=[a for a in post.get("governed_aliases", "").replace(",", " ").split() if a],
-                approvals_required=max(int(post.get("approvals_required") or 1), 1),
-                metric_name=post.get("metric_name", "").strip(),
-                metric_direction=post.get("metric_direction", MetricDirection.HIGHER_IS_BETTER),
-                metric_tolerance=abs(float(post.get("metric_tolerance") or 0)),
-                signature_check=bool(post.get("signature_check")),
-                drift_check=bool(post.get("drift_check")),
-                shadow_check=bool(post.get("shadow_check")),
-                shadow_max_rejected_share=_share(post.get("shadow_max_rejected_percent"), default=0.0),
-                shadow_max_disagreement=_share(post.get("shadow_max_disagreement_percent"), default=10.0),
-                maturity_min_level=int(post["maturity_min_level"]) if post.get("maturity_min_level") else None,
-                allow_override=bool(post.get("allow_override")),
-                rollback_single_approval=bool(post.get("rollback_single_approval")),
-                approver_users=list(
-                    get_user_model().objects.filter(
-                        username__in=post.get("approver_users", "").replace(",", " ").split()
-                    )
-                ),
-                approver_group=Group.objects.filter(pk=group_id).first() if group_id else None,
-                request=request,
-            )
-        except (ValueError, PortalError) as exc:
-            error = exc if isinstance(exc, PortalError) else PortalError(f"Check the numbers: {exc}")
-        else:
-            messages.success(request, f"{policy} saved.")
-            return redirect("registry:policy_list")
+        form = PolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                policy = policy_save(
+                    editor=request.user, registered_model=registered_model, request=request, **form.policy_fields()
+                )
+            except PortalError as exc:
+                error = exc
+                for field, problems in (exc.fields or {}).items():
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+            else:
+                messages.success(request, f"{policy} saved.")
+                return redirect("registry:policy_list")
+    else:
+        form = PolicyForm(initial=PolicyForm.initial_for(policy))
+    status = error.status_code if error else (400 if form.errors else 200)
     return render(
         request,
         "registry/promotions/policy_form.html",
-        {
-            "policy": policy,
-            "registered_model": registered_model,
-            "approver_usernames": " ".join(policy.approver_users.values_list("username", flat=True))
-            if policy.pk
-            else "",
-            "groups": Group.objects.order_by("name"),
-            "directions": MetricDirection.choices,
-            "error": error,
-        },
-        status=error.status_code if error else 200,
+        {"form": form, "policy": policy, "registered_model": registered_model, "error": error},
+        status=status,
     )
 
 

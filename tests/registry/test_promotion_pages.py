@@ -12,7 +12,7 @@ from registry.promotions.decisions import promotion_reject
 from registry.promotions.models import GateAlert, PromotionPolicy, PromotionRequest, PromotionState
 from registry.promotions.requests import promotion_request_create
 from registry.roles import Role
-from tests.factories import UserFactory
+from tests.factories import PromotionPolicyFactory, UserFactory
 
 from .gate_support import default_policy, mirror_model
 
@@ -237,6 +237,54 @@ def test_the_policy_form_takes_the_shadow_limits_in_percent_and_refuses_impossib
         assert refused.status_code == 400, bad
     policy.refresh_from_db()
     assert policy.shadow_max_disagreement == 0.05  # nothing half-saved
+
+
+POLICY_FIELDS = {
+    "governed_aliases": "champion",
+    "approvals_required": "2",
+    "metric_name": "auc",
+    "metric_direction": "higher",
+    "metric_tolerance": "0.02",
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("metric_tolerance", "-0.05", "greater than or equal to 0"),
+        ("approvals_required", "0", "greater than or equal to 1"),
+        ("approvals_required", "two", "Enter a whole number"),
+        ("maturity_min_level", "3", "less than or equal to 2"),
+        ("approver_users", "nobody-by-that-name", "No user named nobody-by-that-name"),
+    ],
+)
+def test_the_policy_form_refuses_a_wrong_value_instead_of_changing_it(client, portal_admin, field, value, message):
+    model = mirror_model()
+    PromotionPolicyFactory(registered_model=model, approvals_required=2, metric_tolerance=0.02)
+    client.force_login(portal_admin)
+    refused = client.post(f"/promotions/policies/{model.name}/", {**POLICY_FIELDS, field: value})
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert message in page and 'class="field has-error"' in page
+    assert f'value="{value}"' in page  # what the admin typed is shown again, to correct
+    policy = PromotionPolicy.objects.get(registered_model=model)
+    assert (policy.approvals_required, policy.metric_tolerance) == (2, 0.02)
+    assert not AuditEvent.objects.filter(action__startswith="policy.").exists()
+
+
+def test_a_valid_policy_edit_saves_exactly_what_was_typed_and_is_audited(client, portal_admin):
+    model = mirror_model()
+    PromotionPolicyFactory(registered_model=model, approvals_required=1, metric_tolerance=0.0)
+    client.force_login(portal_admin)
+    response = client.post(
+        f"/promotions/policies/{model.name}/", {**POLICY_FIELDS, "approvals_required": "3", "metric_tolerance": "0.05"}
+    )
+    assert response.status_code == 302
+    policy = PromotionPolicy.objects.get(registered_model=model)
+    assert (policy.approvals_required, policy.metric_tolerance) == (3, 0.05)
+    event = AuditEvent.objects.get(action="policy.changed")
+    assert event.before["approvals_required"] == 1 and event.after["approvals_required"] == 3
+    assert event.after["metric_tolerance"] == 0.05
 
 
 def test_the_audit_log_filters_and_exports_csv(client, reviewer, promotion, engineer):
