@@ -18,7 +18,7 @@ the reference's stored sample inside the bound) does.
 
 Last, the window re-check: a drift job on a stored window of 90 Parquet batches x 1,000 rows whose 25
 numeric features all lie near their threshold, so that every one is decided again on the window's raw
-files (monitoring/jobs.py). In a throwaway SQLite portal (its own PORTAL_VAR_DIR): the job's seconds,
+files (monitoring/services/exact_recheck.py). In a throwaway SQLite portal (its own PORTAL_VAR_DIR): the job's seconds,
 the re-check's seconds and traced peak, and how many times the monitoring storage opened a file.
 
     .venv/bin/python bench/drift.py [--rows 1000000] [--only speed|agreement|recheck]
@@ -225,14 +225,15 @@ def _window_recheck(batches: int, features: int, rows: int, repeats: int) -> Non
     from django.core.files.storage import storages
     from django.core.management import call_command
 
-    from monitoring import jobs, services
     from monitoring.models import DriftRun
+    from monitoring.services import batches as batch_service
+    from monitoring.services import drift_runs, exact_recheck, monitors, references
     from registry.models import Project
 
     call_command("migrate", interactive=False, verbosity=0)
     names = [f"f_{i:02d}" for i in range(features)]
     project = Project.objects.create(name="Drift bench", slug="drift-bench", team="bench")
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None,
         project=project,
         name="recheck",
@@ -247,20 +248,20 @@ def _window_recheck(batches: int, features: int, rows: int, repeats: int) -> Non
 
     rng = np.random.default_rng(7)
     reference = pd.DataFrame({name: rng.normal(0, 1, 5000) for name in names})
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=parquet(reference), fmt="parquet")
+    references.reference_upload(actor=None, monitor_id=monitor.pk, body=parquet(reference), fmt="parquet")
     day = datetime(2026, 11, 10, tzinfo=UTC)
     for b in range(batches):
         # Each feature moved by about its Wasserstein threshold (0.1 std): inside the binned estimate's
         # error bound, so the job decides it again on the raw files.
         frame = pd.DataFrame({name: rng.normal(0.1, 1, rows) for name in names})
-        batch = services.batch_ingest(
+        batch = batch_service.batch_ingest(
             monitor=monitor,
             body=parquet(frame),
             fmt="parquet",
             received_at=day + timedelta(seconds=b),
             bin_in_background=False,
         ).batch
-        services.batch_bin(batch_id=batch.pk)
+        batch_service.batch_bin(batch_id=batch.pk)
 
     storage = storages["monitoring"]
     opened = [0]
@@ -271,7 +272,7 @@ def _window_recheck(batches: int, features: int, rows: int, repeats: int) -> Non
         return open_file(*args, **kwargs)
 
     storage.open = counted_open  # type: ignore[method-assign]
-    recheck = jobs._decide_near_thresholds_exactly
+    recheck = exact_recheck.decide_near_thresholds_exactly
     recheck_seconds: list[float] = []
     recheck_peaks: list[int] = []
 
@@ -286,12 +287,12 @@ def _window_recheck(batches: int, features: int, rows: int, repeats: int) -> Non
             recheck_peaks.append(tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
 
-    jobs._decide_near_thresholds_exactly = timed_recheck
+    exact_recheck.decide_near_thresholds_exactly = timed_recheck
     job_seconds, opens, exact = [], [], 0
     for _ in range(repeats + 1):  # the first is a warm-up
         opened[0] = 0
         start = time.perf_counter()
-        run = jobs.drift_run_now(monitor=monitor, window_start=day, trigger=DriftRun.Trigger.MANUAL)
+        run = drift_runs.drift_run_now(monitor=monitor, window_start=day, trigger=DriftRun.Trigger.MANUAL)
         job_seconds.append(time.perf_counter() - start)
         opens.append(opened[0])
         exact = run.results.filter(why__contains="exact on the window's raw values").count()

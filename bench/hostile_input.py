@@ -146,17 +146,19 @@ class Stack:
 def _setup_data() -> tuple[int, str, str]:
     from django.contrib.auth import get_user_model
 
-    from monitoring import services
+    from monitoring.services import ingest_tokens, monitors, references
     from registry.models import Project
     from registry.services import api_token_rotate
 
     admin = get_user_model().objects.create_superuser("bench-admin", "admin@example.com", uuid.uuid4().hex)
     project = Project.objects.create(name="Hostile bench", slug="hostile-bench", team="bench")
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None, project=project, name="hostile", model_name="bench-model", expected_schema=SCHEMA
     )
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(frame_of(5000, seed=1)), fmt="parquet")
-    return monitor.pk, services.ingest_token_create(actor=None, monitor=monitor).key, api_token_rotate(user=admin)
+    references.reference_upload(
+        actor=None, monitor_id=monitor.pk, body=to_parquet(frame_of(5000, seed=1)), fmt="parquet"
+    )
+    return monitor.pk, ingest_tokens.ingest_token_create(actor=None, monitor=monitor).key, api_token_rotate(user=admin)
 
 
 @contextlib.contextmanager

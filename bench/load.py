@@ -293,17 +293,18 @@ class Seeder:
     # ---- monitors and drift results
 
     def _monitors(self, projects: list) -> None:
-        from monitoring import services
         from monitoring.models import Monitor, ReferenceProfile
+        from monitoring.services import ingest_tokens, references
+        from monitoring.services import monitors as monitor_service
 
         new = [p for i, p in enumerate(self.projects) if i % 4 == 0 and p in projects]
         if not new:
             return
         if self.reference is None:  # the first monitor's reference profile is made by the portal itself
-            first = services.monitor_create(
+            first = monitor_service.monitor_create(
                 actor=None, project=new[0], name="scoring", model_name=f"load-model-{0:03d}", expected_schema=SCHEMA
             )
-            self.reference = services.reference_upload(
+            self.reference = references.reference_upload(
                 actor=None, monitor_id=first.pk, body=to_parquet(frame_of(5000, seed=1)), fmt="parquet"
             )
             self.monitors.append(first)
@@ -331,17 +332,17 @@ class Seeder:
         self.monitors += monitors
         for monitor in self.monitors[:SERVING_MONITORS]:
             if monitor.pk not in self.ingest_keys:
-                self.ingest_keys[monitor.pk] = services.ingest_token_create(actor=None, monitor=monitor).key
+                self.ingest_keys[monitor.pk] = ingest_tokens.ingest_token_create(actor=None, monitor=monitor).key
 
     def _template_run(self):
         """One real drift job on the first monitor, for yesterday's window: the shape to clone."""
-        from monitoring import jobs, services
         from monitoring.models import DriftRun, InferenceBatch
+        from monitoring.services import batches, drift_runs
 
         monitor = self.monitors[0]
         start = midnight(1)
         for part in range(2):
-            services.batch_ingest(
+            batches.batch_ingest(
                 monitor=monitor,
                 body=to_parquet(frame_of(2000, seed=10 + part, shift=0.6)),
                 fmt="parquet",
@@ -349,8 +350,8 @@ class Seeder:
                 bin_in_background=False,
             )
         for batch in InferenceBatch.objects.filter(monitor=monitor):
-            services.batch_bin(batch_id=batch.pk)
-        jobs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.SCHEDULE)
+            batches.batch_bin(batch_id=batch.pk)
+        drift_runs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.SCHEDULE)
         return DriftRun.objects.get(monitor=monitor, window_start=start)
 
     def _windows(self, per_monitor: int) -> None:

@@ -1,13 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from monitoring import api
+from monitoring.api import alerts, ingest, monitors
 
 router = SimpleRouter()
-router.register("monitors", api.MonitorViewSet, basename="monitor")
-router.register("alerts", api.AlertViewSet, basename="alert")
+router.register("monitors", monitors.MonitorViewSet, basename="monitor")
+router.register("alerts", alerts.AlertViewSet, basename="alert")
 
 urlpatterns = [
-    path("monitors/<int:monitor_id>/batches/", api.BatchIngestView.as_view(), name="monitor-batches"),
+    path("monitors/<int:monitor_id>/batches/", ingest.BatchIngestView.as_view(), name="monitor-batches"),
     *router.urls,
 ]

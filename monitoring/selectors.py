@@ -9,8 +9,10 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
+from monitoring import profiles
 from monitoring.models import (
     Alert,
+    BatchHistogram,
     DriftRun,
     FeatureDriftResult,
     InferenceBatch,
@@ -19,7 +21,6 @@ from monitoring.models import (
     SchemaMismatch,
     ShadowEvaluation,
 )
-from registry.errors import PortalError
 from registry.selectors import projects_visible_to
 
 
@@ -119,6 +120,19 @@ def runs_for(*, monitor: Monitor, limit: int = 30, with_results: bool = True) ->
     return list(reversed(list(runs[:limit])))
 
 
+def window_histograms(*, run: DriftRun, feature: str) -> list[profiles.Histogram]:
+    """The feature's histograms of the run's window, one per batch, binned against the run's reference
+    (the distribution chart merges them)."""
+    rows = BatchHistogram.objects.filter(
+        reference=run.reference,
+        feature=feature,
+        batch__monitor=run.monitor_id,
+        batch__event_time__gte=run.window_start,
+        batch__event_time__lt=run.window_end,
+    ).values_list("histogram", flat=True)
+    return [profiles.histogram_from_dict(histogram) for histogram in rows]
+
+
 def schema_log_for(*, monitor: Monitor, limit: int | None = 50) -> QuerySet[SchemaMismatch]:
     log = SchemaMismatch.objects.filter(monitor=monitor).select_related("batch").order_by("-created_at")
     return log if limit is None else log[:limit]
@@ -143,25 +157,17 @@ def alerts_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Ale
 
 
 ALERT_FILTERS = ("status", "kind", "severity", "monitor")
-_ALERT_CHOICES = {"status": Alert.Status.values, "kind": Alert.Kind.values, "severity": Alert.Severity.values}
 
 
-def alerts_filtered(*, user: AbstractBaseUser | AnonymousUser, filters: Mapping[str, str]) -> QuerySet[Alert]:
-    """The alerts list of the page and the API: visible alerts matching the given filters (empty ones
-    are ignored). A value no alert can have is the caller's mistake, said as such (400), never passed
-    to the database (a NUL or a non-number there is a server error)."""
+def alerts_filtered(*, user: AbstractBaseUser | AnonymousUser, filters: Mapping[str, object]) -> QuerySet[Alert]:
+    """The alerts list of the page and the API: visible alerts matching the filters, values already
+    checked by the caller's filter form or serializer (monitoring.forms.AlertFilterForm,
+    monitoring.api.alerts.AlertFiltersIn); empty ones are ignored."""
     alerts = alerts_visible_to(user=user)
     for name in ALERT_FILTERS:
-        value = (filters.get(name) or "").strip()
-        if not value:
-            continue
-        if name == "monitor":
-            if not (value.isascii() and value.isdigit() and len(value) <= 18):
-                raise PortalError("monitor: give a monitor's id, a number.", fields={"monitor": ["A monitor id."]})
-        elif value not in _ALERT_CHOICES[name]:
-            choices = ", ".join(_ALERT_CHOICES[name])
-            raise PortalError(f"{name}: one of {choices}.", fields={name: [f"One of {choices}."]})
-        alerts = alerts.filter(**{name: value})
+        value = filters.get(name)
+        if value not in (None, ""):
+            alerts = alerts.filter(**{"monitor_id" if name == "monitor" else name: value})
     return alerts
 
 

@@ -31,13 +31,15 @@ from django.utils import timezone
 
 from mlopsportal.dispatch import queue_after_commit
 from monitoring.models import InferenceBatch, Monitor, ShadowEvaluation
-from monitoring.services import batch_frame
+from monitoring.services import files
 from registry.access import model_visible
 from registry.errors import PermissionDenied
 
 logger = logging.getLogger(__name__)
 
 REQUEST_PERMISSION = "registry.add_promotionrequest"
+# Queued by its pinned name (routed to settings.SHADOW_QUEUE): this module never imports the tasks.
+SHADOW_EVALUATION_EXECUTE = "monitoring.tasks.shadow_evaluation_execute"
 DECIDE_PERMISSION = "registry.decide_promotionrequest"
 DISAGREEMENTS_KEPT = 50  # rows shown on the evaluation page, those that differ most first
 REJECTED_BATCHES_KEPT = 20
@@ -133,7 +135,7 @@ def shadow_sample(*, monitor: Monitor, now: datetime, days: int, max_rows: int, 
             if take <= 0:
                 continue
             left -= take
-            frame = batch_frame(batch)
+            frame = files.batch_frame(batch)
             rows = np.sort(rng.choice(len(frame), size=min(take, len(frame)), replace=False))
             picked = _as_sent(frame.iloc[rows].reset_index(drop=True), batch)
             label = monitor.label_column
@@ -205,9 +207,7 @@ def shadow_evaluation_queue(
             )
     except IntegrityError:  # one_open_shadow_evaluation: join the one queued or running
         return ShadowEvaluation.objects.filter(**fields, status__in=["queued", "running"]).first()
-    from monitoring.tasks import shadow_evaluation_execute
-
-    queue_after_commit(shadow_evaluation_execute, evaluation.pk)
+    queue_after_commit(SHADOW_EVALUATION_EXECUTE, evaluation.pk)
     return evaluation
 
 

@@ -1,4 +1,8 @@
-"""Celery tasks: thin, take ids, safe to run twice."""
+"""Celery tasks: thin, take ids, each calls one service; safe to run twice.
+
+Each task's name is pinned in its decorator (the name queued messages and beat's schedule carry);
+services queue tasks by that name (mlopsportal.dispatch) and never import this module. A task's
+function is named `<name>_task`, never the name of the service it calls."""
 
 import logging
 import random
@@ -7,9 +11,9 @@ from collections.abc import Callable
 from celery import Task, shared_task
 from django.conf import settings
 
-from mlopsportal.dispatch import queue_after_commit
-from monitoring import jobs, services
-from monitoring.models import DriftRun, InferenceBatch
+from monitoring import shadow
+from monitoring.models import InferenceBatch
+from monitoring.services import batches, delivery, drift_runs, lost_work, notifications, retrain
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +26,11 @@ logger = logging.getLogger(__name__)
     soft_time_limit=300,
     time_limit=360,
 )
-def batch_bin(self, batch_id: int) -> None:  # noqa: ANN001 - Celery binds the task instance
+def batch_bin_task(self, batch_id: int) -> None:  # noqa: ANN001 - Celery binds the task instance
     """Bins a batch against the current reference right after it arrives; a failure is recorded on the
     batch (the next drift job of its window tries again)."""
     try:
-        services.batch_bin(batch_id=batch_id)
+        batches.batch_bin(batch_id=batch_id)
     except Exception as exc:
         InferenceBatch.objects.filter(pk=batch_id).update(status=InferenceBatch.Status.FAILED, error=str(exc)[:2000])
         raise
@@ -48,48 +52,26 @@ def batch_bin(self, batch_id: int) -> None:  # noqa: ANN001 - Celery binds the t
     soft_time_limit=540,
     time_limit=600,
 )
-def drift_run_execute(self, drift_run_id: int) -> None:  # noqa: ANN001
+def drift_run_execute_task(self, drift_run_id: int) -> None:  # noqa: ANN001
     # Retries of this task come only from a lost worker: it never calls self.retry().
-    if not jobs.drift_run_claim(run_id=drift_run_id, after_lost_worker=self.request.retries > 0):
-        return  # another delivery holds it, it is done, or it used up its attempts
-    try:
-        jobs.drift_run_compute(run_id=drift_run_id)
-    except Exception as exc:
-        DriftRun.objects.filter(pk=drift_run_id).update(status=DriftRun.Status.FAILED, error=str(exc)[:2000])
-        raise
-
-
-def drift_run_enqueue(*, monitor_id: int, window_start: object, trigger: str) -> DriftRun:
-    from monitoring.models import Monitor
-
-    monitor = Monitor.objects.get(pk=monitor_id)
-    run = jobs.drift_run_prepare(monitor=monitor, window_start=window_start, trigger=trigger)
-    queue_after_commit(drift_run_execute, run.pk)
-    return run
+    drift_runs.drift_run_execute(run_id=drift_run_id, after_lost_worker=self.request.retries > 0)
 
 
 @shared_task(name="monitoring.tasks.drift_schedule", bind=True, ignore_result=True, soft_time_limit=120, time_limit=180)
-def drift_schedule(self) -> None:  # noqa: ANN001
-    """From beat: queue the last complete window of every monitor that lacks a finished run, and
-    re-queue runs a dead worker left behind."""
-    for monitor, start in jobs.due_windows():
-        run = jobs.drift_run_prepare(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.SCHEDULE)
-        if run.status == DriftRun.Status.QUEUED:
-            drift_run_execute.delay(run.pk)
-    for run_id in jobs.runs_to_resume():
-        drift_run_execute.delay(run_id)
+def drift_schedule_task(self) -> None:  # noqa: ANN001
+    """From beat: queue the due windows and the runs a dead worker left behind."""
+    drift_runs.drift_runs_schedule()
 
 
 @shared_task(name="monitoring.tasks.alert_notify", bind=True, ignore_result=True, soft_time_limit=60, time_limit=90)
-def alert_notify(self, alert_id: int) -> None:  # noqa: ANN001
-    for notification_id in jobs.notifications_create(alert_id=alert_id):
-        notification_send.delay(notification_id)
+def alert_notify_task(self, alert_id: int) -> None:  # noqa: ANN001
+    notifications.alert_notify(alert_id=alert_id)
 
 
 # Deliveries to someone else's endpoint: acked late so a worker lost mid-delivery leaves the message
-# for another (the sends are idempotent). Each call is bounded by MONITORING_WEBHOOK_TIMEOUT (jobs.
-# _post_within); a failed one is retried with a growing, jittered delay read from settings (Celery's
-# autoretry reads its backoff once, at import), up to a maximum, and the page shows each attempt.
+# for another (the sends are idempotent). Each call is bounded by MONITORING_WEBHOOK_TIMEOUT
+# (delivery.post_within); a failed one is retried with a growing, jittered delay read from settings
+# (Celery's autoretry reads its backoff once, at import), up to a maximum, and the page shows each attempt.
 DELIVERY_TASK = {"bind": True, "ignore_result": True, "acks_late": True, "soft_time_limit": 60, "time_limit": 90}
 NOTIFICATION_MAX_RETRIES = 5
 RETRAIN_MAX_RETRIES = 3  # a pipeline run is costly: give up sooner
@@ -108,56 +90,41 @@ def _retry_delivery(task: Task, exc: Exception, *, max_retries: int, explain: Ca
 
 
 @shared_task(name="monitoring.tasks.notification_send", **DELIVERY_TASK)
-def notification_send(self, notification_id: int) -> None:  # noqa: ANN001
+def notification_send_task(self, notification_id: int) -> None:  # noqa: ANN001
     try:
-        jobs.notification_send(notification_id=notification_id)
-    except jobs.DeliveryFailed as exc:
+        notifications.notification_send(notification_id=notification_id)
+    except delivery.DeliveryFailed as exc:
         _retry_delivery(
             self,
             exc,
             max_retries=NOTIFICATION_MAX_RETRIES,
-            explain=lambda note: jobs.delivery_failure_explained(notification_id=notification_id, what_next=note),
+            explain=lambda note: delivery.delivery_failure_explained(notification_id=notification_id, what_next=note),
         )
 
 
 @shared_task(name="monitoring.tasks.retrain_send", **DELIVERY_TASK)
-def retrain_send(self, event_id: int) -> None:  # noqa: ANN001
+def retrain_send_task(self, event_id: int) -> None:  # noqa: ANN001
     try:
-        jobs.retrain_send(event_id=event_id)
-    except jobs.DeliveryFailed as exc:
+        retrain.retrain_send(event_id=event_id)
+    except delivery.DeliveryFailed as exc:
         _retry_delivery(
             self,
             exc,
             max_retries=RETRAIN_MAX_RETRIES,
-            explain=lambda note: jobs.delivery_failure_explained(retrain_event_id=event_id, what_next=note),
+            explain=lambda note: delivery.delivery_failure_explained(retrain_event_id=event_id, what_next=note),
         )
 
 
 @shared_task(name="monitoring.tasks.lost_work_sweep", bind=True, ignore_result=True, soft_time_limit=60, time_limit=90)
-def lost_work_sweep(self) -> None:  # noqa: ANN001
-    """From beat, every minute: work recorded while the broker was down (batches to bin, drift runs,
-    alerts to notify, deliveries) is sent now that it is back (jobs.lost_work)."""
-    work = jobs.lost_work()
-    for task, ids in (
-        (batch_bin, work.batches),
-        (drift_run_execute, work.drift_runs),
-        (alert_notify, work.alerts),
-        (notification_send, work.notifications),
-        (retrain_send, work.retrain_events),
-    ):
-        for pk in ids:
-            task.delay(pk)
-    if any(vars(work).values()):
-        logger.info("Lost work sent again: %s", {kind: len(ids) for kind, ids in vars(work).items() if ids})
-    from monitoring.shadow import shadow_evaluations_lost
-
-    for pk in shadow_evaluations_lost():
-        shadow_evaluation_execute.delay(pk)
+def lost_work_sweep_task(self) -> None:  # noqa: ANN001
+    """From beat, every minute: work recorded while the broker was down is sent again (lost_work)."""
+    lost_work.lost_work_send()
 
 
-# On its own queue (settings.SHADOW_QUEUE, routed in CELERY_TASK_ROUTES): loading a model runs code
-# its author wrote, so an installation may give these jobs workers of their own. The model processes
-# and environment builds the job starts have their own time limits; the task's bound the whole job.
+# On its own queue (settings.SHADOW_QUEUE, routed in CELERY_TASK_ROUTES by this name, also when
+# queued by name): loading a model runs code its author wrote, so an installation may give these
+# jobs workers of their own. The model processes and environment builds the job starts have their
+# own time limits; the task's bound the whole job.
 @shared_task(
     name="monitoring.tasks.shadow_evaluation_execute",
     ignore_result=True,
@@ -165,8 +132,13 @@ def lost_work_sweep(self) -> None:  # noqa: ANN001
     soft_time_limit=settings.SHADOW_JOB_SECONDS,
     time_limit=settings.SHADOW_JOB_SECONDS + 60,
 )
-def shadow_evaluation_execute(evaluation_id: int) -> None:
-    from monitoring import shadow
-
+def shadow_evaluation_execute_task(evaluation_id: int) -> None:
     if shadow.shadow_evaluation_claim(evaluation_id=evaluation_id):
         shadow.shadow_evaluation_run(evaluation_id=evaluation_id)
+
+
+# The functions' names before they were named as tasks, for callers outside monitoring that import
+# them (tests/faults/test_f3_worker_killed_mid_drift.py, tests/faults/test_f4_broker_outage.py).
+# Remove once those import the *_task names.
+drift_run_execute = drift_run_execute_task
+lost_work_sweep = lost_work_sweep_task

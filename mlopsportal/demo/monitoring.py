@@ -19,8 +19,8 @@ import pandas as pd
 from django.conf import settings
 from django.utils import timezone
 
-from monitoring import jobs, services
 from monitoring.models import DriftRun, InferenceBatch, Monitor, RetrainTrigger
+from monitoring.services import batches, drift_runs, monitors, references
 from monitoring.signatures import signature_fetch
 from registry.models import Project
 
@@ -79,7 +79,7 @@ def _parquet(frame: pd.DataFrame) -> bytes:
 def _day_load(monitor: Monitor, frame: pd.DataFrame, *, start: datetime, key: str) -> None:
     """One day of traffic in four batches, binned, and the day's drift run."""
     for part, rows_of_part in enumerate(np.array_split(np.arange(len(frame)), 4)):
-        services.batch_ingest(
+        batches.batch_ingest(
             monitor=monitor,
             body=_parquet(frame.iloc[rows_of_part].reset_index(drop=True)),
             fmt="parquet",
@@ -90,8 +90,8 @@ def _day_load(monitor: Monitor, frame: pd.DataFrame, *, start: datetime, key: st
     for batch in InferenceBatch.objects.filter(
         monitor=monitor, event_time__gte=start, event_time__lt=start + timedelta(days=1)
     ):
-        services.batch_bin(batch_id=batch.pk)
-    jobs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.DEMO)
+        batches.batch_bin(batch_id=batch.pk)
+    drift_runs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.DEMO)
 
 
 def _midnight(moment: datetime) -> datetime:
@@ -119,7 +119,7 @@ def demo_load(*, project_slug: str, model_name: str, alias: str = "champion", no
     project = Project.objects.get(slug=project_slug)
     monitor = Monitor.objects.filter(project=project, name=DEMO_MONITOR).first()
     if monitor is None:
-        monitor = services.monitor_create(
+        monitor = monitors.monitor_create(
             actor=None,
             project=project,
             name=DEMO_MONITOR,
@@ -133,7 +133,7 @@ def demo_load(*, project_slug: str, model_name: str, alias: str = "champion", no
         _days_caught_up(monitor, today=today)
         return monitor
     rng = np.random.default_rng(42)
-    services.reference_upload(
+    references.reference_upload(
         actor=None, monitor_id=monitor.pk, body=_parquet(_frame(rng, 20_000, drifted=False)), fmt="parquet"
     )
     RetrainTrigger.objects.get_or_create(monitor=monitor, defaults=DEMO_TRIGGER)

@@ -10,10 +10,9 @@ import requests
 
 from mlopsportal.demo.monitoring import DEMO_TRIGGER
 from mlopsportal.demo.pipeline import server
-from monitoring import jobs
 from monitoring.models import RetrainEvent, RetrainTrigger
-
-from ..conftest import free_port
+from monitoring.services import retrain
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +31,8 @@ def test_a_retrain_request_reaches_the_demo_pipeline_and_its_answer_is_kept(moni
     url, calls_file = pipeline
     RetrainTrigger.objects.create(monitor=monitor, **(DEMO_TRIGGER | {"url": url}))
 
-    event = jobs.retrain_request(monitor=monitor, run=None, reason=RetrainEvent.Reason.MANUAL, actor=engineer)
-    sent = jobs.retrain_send(event_id=event.pk)
+    event = retrain.retrain_request(monitor=monitor, run=None, reason=RetrainEvent.Reason.MANUAL, actor=engineer)
+    sent = retrain.retrain_send(event_id=event.pk)
 
     assert sent.status == RetrainEvent.Status.SENT and sent.response_status == 200
     answer = json.loads(sent.response_body)

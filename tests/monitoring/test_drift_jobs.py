@@ -5,7 +5,6 @@ import hmac
 import http.server
 import json
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
-from monitoring import jobs, services
+from monitoring.ingest import BadBatch
 from monitoring.models import (
     Alert,
     BatchHistogram,
@@ -25,9 +24,21 @@ from monitoring.models import (
     RetrainEvent,
     RetrainTrigger,
 )
+from monitoring.services import (
+    alerts,
+    batches,
+    delivery,
+    drift_runs,
+    exact_recheck,
+    files,
+    monitors,
+    notifications,
+    references,
+    windows,
+)
 from registry.models import AuditEvent
-
-from .conftest import reference_frame, to_parquet
+from tests.monitoring.conftest import reference_frame, to_parquet
+from tests.waiting import wait_for
 
 DAY = datetime(2026, 11, 10, tzinfo=UTC)
 
@@ -68,17 +79,8 @@ def receiver():
     r.close()
 
 
-def wait_for(predicate, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
-
-
 def ingest(monitor, frame, at, key=""):
-    return services.batch_ingest(
+    return batches.batch_ingest(
         monitor=monitor, body=to_parquet(frame), fmt="parquet", idempotency_key=key, received_at=at
     )
 
@@ -92,7 +94,7 @@ def shifted(rows=3000, seed=1):
 @pytest.mark.django_db
 def test_a_shift_in_one_feature_raises_an_alert_for_that_feature_only(monitor):
     ingest(monitor, shifted(), DAY + timedelta(hours=3))
-    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
+    run = drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
     drifted = {r.feature: r.drifted for r in run.results.all()}
     assert drifted == {"feature_a": True, "feature_b": False, "segment": False}
     result = run.results.get(feature="feature_a")
@@ -107,8 +109,10 @@ def test_a_shift_in_one_feature_raises_an_alert_for_that_feature_only(monitor):
 @pytest.mark.django_db
 def test_re_running_a_window_replaces_its_results_and_never_doubles_alerts(monitor):
     ingest(monitor, shifted(), DAY + timedelta(hours=3))
-    first = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
-    again = jobs.drift_run_now(monitor=monitor, window_start=DAY + timedelta(hours=5), trigger=DriftRun.Trigger.MANUAL)
+    first = drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
+    again = drift_runs.drift_run_now(
+        monitor=monitor, window_start=DAY + timedelta(hours=5), trigger=DriftRun.Trigger.MANUAL
+    )
     assert again.pk == first.pk
     assert DriftRun.objects.count() == 1 and FeatureDriftResult.objects.count() == 3
     alert = Alert.objects.get(kind=Alert.Kind.WINDOW_DRIFT)
@@ -118,11 +122,13 @@ def test_re_running_a_window_replaces_its_results_and_never_doubles_alerts(monit
 
 @pytest.mark.django_db
 def test_a_run_left_running_by_a_dead_worker_is_claimed_again_but_a_live_one_is_not(monitor):
-    run = jobs.drift_run_prepare(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.SCHEDULE)
-    assert jobs.drift_run_claim(run_id=run.pk)
-    assert not jobs.drift_run_claim(run_id=run.pk)  # a second delivery while it runs
-    DriftRun.objects.filter(pk=run.pk).update(claimed_at=datetime.now(UTC) - jobs.STALE_AFTER - timedelta(minutes=1))
-    assert jobs.drift_run_claim(run_id=run.pk)
+    run = drift_runs.drift_run_prepare(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.SCHEDULE)
+    assert drift_runs.drift_run_claim(run_id=run.pk)
+    assert not drift_runs.drift_run_claim(run_id=run.pk)  # a second delivery while it runs
+    DriftRun.objects.filter(pk=run.pk).update(
+        claimed_at=datetime.now(UTC) - drift_runs.STALE_AFTER - timedelta(minutes=1)
+    )
+    assert drift_runs.drift_run_claim(run_id=run.pk)
     assert DriftRun.objects.get(pk=run.pk).attempts == 2
 
 
@@ -130,9 +136,13 @@ def test_a_run_left_running_by_a_dead_worker_is_claimed_again_but_a_live_one_is_
 def test_a_volume_drop_against_the_trailing_median_is_an_alert(monitor):
     for day in range(4):
         ingest(monitor, reference_frame(1000, seed=day + 10), DAY + timedelta(days=day, hours=1))
-        jobs.drift_run_now(monitor=monitor, window_start=DAY + timedelta(days=day), trigger=DriftRun.Trigger.COMMAND)
+        drift_runs.drift_run_now(
+            monitor=monitor, window_start=DAY + timedelta(days=day), trigger=DriftRun.Trigger.COMMAND
+        )
     ingest(monitor, reference_frame(100, seed=99), DAY + timedelta(days=4, hours=1))
-    run = jobs.drift_run_now(monitor=monitor, window_start=DAY + timedelta(days=4), trigger=DriftRun.Trigger.COMMAND)
+    run = drift_runs.drift_run_now(
+        monitor=monitor, window_start=DAY + timedelta(days=4), trigger=DriftRun.Trigger.COMMAND
+    )
     assert run.volume["anomaly"] == "drop"
     assert Alert.objects.filter(kind=Alert.Kind.VOLUME).count() == 1
 
@@ -151,11 +161,9 @@ def test_webhook_notifications_carry_an_hmac_signature_the_receiver_can_check(mo
     channel = NotificationChannel.objects.create(
         monitor=monitor, kind="webhook", target=receiver.url + "/hook", secret="s3cret"
     )
-    alert, _ = services.alert_raise(
-        monitor=monitor, kind=Alert.Kind.VOLUME, key_suffix="", severity="warning", title="t"
-    )
-    for notification_id in jobs.notifications_create(alert_id=alert.pk):
-        jobs.notification_send(notification_id=notification_id)
+    alert, _ = alerts.alert_raise(monitor=monitor, kind=Alert.Kind.VOLUME, key_suffix="", severity="warning", title="t")
+    for notification_id in notifications.notifications_create(alert_id=alert.pk):
+        notifications.notification_send(notification_id=notification_id)
     request = receiver.requests[0]
     expected = hmac.new(
         b"s3cret", request["headers"]["X-Portal-Timestamp"].encode() + b"." + request["body"], hashlib.sha256
@@ -170,12 +178,12 @@ def test_a_failing_webhook_is_recorded_as_failed_and_raises_for_a_retry(monitor)
     failing = Receiver(status=503)
     try:
         NotificationChannel.objects.create(monitor=monitor, kind="webhook", target=failing.url)
-        alert, _ = services.alert_raise(
+        alert, _ = alerts.alert_raise(
             monitor=monitor, kind=Alert.Kind.VOLUME, key_suffix="", severity="warning", title="t"
         )
-        (notification_id,) = jobs.notifications_create(alert_id=alert.pk)
-        with pytest.raises(jobs.DeliveryFailed):
-            jobs.notification_send(notification_id=notification_id)
+        (notification_id,) = notifications.notifications_create(alert_id=alert.pk)
+        with pytest.raises(delivery.DeliveryFailed):
+            notifications.notification_send(notification_id=notification_id)
         notification = Notification.objects.get()
         assert notification.status == Notification.Status.FAILED and "503" in notification.last_error
         assert notification.attempts == 1
@@ -184,13 +192,13 @@ def test_a_failing_webhook_is_recorded_as_failed_and_raises_for_a_retry(monitor)
 
 
 def test_end_to_end_on_a_worker_batches_are_binned_and_a_drift_episode_triggers_retraining_once(
-    celery_worker, monitoring_storage, receiver, engineer, settings
+    celery_worker, worker_drained, monitoring_storage, receiver, engineer, settings
 ):
     from tests.factories import ProjectFactory
 
     project = ProjectFactory(name="E2E")
     project.memberships.create(user=engineer, role="lead")
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None,
         project=project,
         name="e2e",
@@ -202,7 +210,7 @@ def test_end_to_end_on_a_worker_batches_are_binned_and_a_drift_episode_triggers_
         ],
         drift_share=0.3,
     )
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
+    references.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
     RetrainTrigger.objects.create(
         monitor=monitor,
         url=receiver.url + "/apis/v2beta1/runs",
@@ -213,27 +221,27 @@ def test_end_to_end_on_a_worker_batches_are_binned_and_a_drift_episode_triggers_
     NotificationChannel.objects.create(monitor=monitor, kind="email", target="oncall@example.com")
 
     result = ingest(monitor, shifted(), DAY + timedelta(hours=3), key="b-1")
-    assert wait_for(lambda: InferenceBatch.objects.get(pk=result.batch.pk).status == InferenceBatch.Status.BINNED)
+    wait_for(lambda: InferenceBatch.objects.get(pk=result.batch.pk).status == InferenceBatch.Status.BINNED, timeout=30)
     assert BatchHistogram.objects.filter(batch=result.batch).count() == 3
 
-    from monitoring.tasks import drift_run_execute
+    from monitoring.tasks import drift_run_execute_task
 
     # Two windows of one drift episode, one re-delivered: one retraining.
     ingest(monitor, shifted(seed=2), DAY + timedelta(days=1, hours=3), key="b-2")
     for start in (DAY, DAY + timedelta(days=1)):
-        run = jobs.drift_run_prepare(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.SCHEDULE)
-        drift_run_execute.delay(run.pk)
-        drift_run_execute.delay(run.pk)  # re-delivered
-    assert wait_for(lambda: DriftRun.objects.filter(status=DriftRun.Status.DONE).count() == 2)
-    assert wait_for(lambda: RetrainEvent.objects.filter(status=RetrainEvent.Status.SENT).count() == 1)
-    time.sleep(1)
+        run = drift_runs.drift_run_prepare(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.SCHEDULE)
+        drift_run_execute_task.delay(run.pk)
+        drift_run_execute_task.delay(run.pk)  # re-delivered
+    worker_drained()  # both runs, every delivery of them, and all they queued have run: a duplicate is here
+    assert DriftRun.objects.filter(status=DriftRun.Status.DONE).count() == 2
+    assert RetrainEvent.objects.filter(status=RetrainEvent.Status.SENT).count() == 1
     assert len(receiver.requests) == 1
     body = json.loads(receiver.requests[0]["body"])
     assert body["pipeline_version_reference"] == {"pipeline_id": "p-1", "pipeline_version_id": "v-1"}
     assert body["runtime_config"]["parameters"]["drifted_features"] == "feature_a"
     assert RetrainEvent.objects.count() == 1
     assert AuditEvent.objects.filter(action="monitor.retrain_triggered").count() == 1
-    assert wait_for(lambda: Notification.objects.filter(status=Notification.Status.SENT).exists())
+    assert Notification.objects.filter(status=Notification.Status.SENT).exists()
     from django.core import mail
 
     assert any("feature_a" in m.subject for m in mail.outbox)
@@ -249,7 +257,7 @@ def test_the_gate_drift_check_fails_while_a_critical_drift_alert_is_open(monitor
 
     context = SimpleNamespace(registered_model=SimpleNamespace(name="churn"), alias="champion")
     assert drift_gate_check(context).status == "passed"
-    alert, _ = services.alert_raise(
+    alert, _ = alerts.alert_raise(
         monitor=monitor, kind=Alert.Kind.WINDOW_DRIFT, key_suffix="", severity="critical", title="window drifted"
     )
     outcome = drift_gate_check(context)
@@ -267,12 +275,12 @@ def test_when_labels_arrive_the_window_records_the_models_metric_and_the_predict
     reference = reference_frame(2000)
     reference["predicted"] = np.where(reference["feature_a"] > 0, "churn", "stay")
     reference["actual"] = reference["predicted"]
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference), fmt="parquet")
+    references.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference), fmt="parquet")
     batch = reference_frame(400, seed=5)
     batch["predicted"] = np.where(batch["feature_a"] > 0, "churn", "stay")
     batch["actual"] = np.where(np.arange(400) < 300, batch["predicted"], "unknown")  # 75 % right
     ingest(monitor, batch, DAY + timedelta(hours=1))
-    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
+    run = drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
     assert run.volume["metrics"] == {"accuracy": 0.75, "labelled_rows": 400}
     roles = dict(run.results.values_list("feature", "role"))
     assert roles["predicted"] == "prediction" and roles["actual"] == "label"
@@ -284,16 +292,16 @@ def test_row_count_windows_group_whole_batches_and_only_complete_ones_are_due(mo
     monitor.save()
     for i in range(5):
         ingest(monitor, shifted(400, seed=i) if i >= 3 else reference_frame(400, seed=i), DAY + timedelta(hours=i))
-    windows = jobs.row_windows(monitor)
-    assert [complete for _, _, complete in windows] == [True, False]
-    assert windows[0][0] == DAY and windows[1][0] == DAY + timedelta(hours=3)
-    assert jobs.due_windows() == [(monitor, DAY)]
-    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
+    row_windows = windows.row_windows(monitor)
+    assert [complete for _, _, complete in row_windows] == [True, False]
+    assert row_windows[0][0] == DAY and row_windows[1][0] == DAY + timedelta(hours=3)
+    assert windows.due_windows() == [(monitor, DAY)]
+    run = drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
     assert run.rows == 1200 and run.batches == 3 and not run.drifted
-    assert jobs.due_windows() == []
+    assert windows.due_windows() == []
     ingest(monitor, shifted(400, seed=9), DAY + timedelta(hours=6))  # the second window fills up
-    assert jobs.due_windows() == [(monitor, DAY + timedelta(hours=3))]
-    second = jobs.drift_run_now(
+    assert windows.due_windows() == [(monitor, DAY + timedelta(hours=3))]
+    second = drift_runs.drift_run_now(
         monitor=monitor, window_start=DAY + timedelta(hours=3), trigger=DriftRun.Trigger.COMMAND
     )
     assert second.rows == 1200 and second.results.get(feature="feature_a").drifted
@@ -301,24 +309,24 @@ def test_row_count_windows_group_whole_batches_and_only_complete_ones_are_due(mo
 
 @pytest.mark.django_db
 def test_beat_resumes_runs_a_dead_worker_left_and_queued_runs_whose_task_was_lost(monitor):
-    old = datetime.now(UTC) - jobs.STALE_AFTER - timedelta(minutes=1)
-    running = jobs.drift_run_prepare(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.SCHEDULE)
-    lost = jobs.drift_run_prepare(
+    old = datetime.now(UTC) - drift_runs.STALE_AFTER - timedelta(minutes=1)
+    running = drift_runs.drift_run_prepare(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.SCHEDULE)
+    lost = drift_runs.drift_run_prepare(
         monitor=monitor, window_start=DAY + timedelta(days=1), trigger=DriftRun.Trigger.SCHEDULE
     )
-    fresh = jobs.drift_run_prepare(
+    fresh = drift_runs.drift_run_prepare(
         monitor=monitor, window_start=DAY + timedelta(days=2), trigger=DriftRun.Trigger.SCHEDULE
     )
     DriftRun.objects.filter(pk=running.pk).update(status=DriftRun.Status.RUNNING, claimed_at=old, created_at=old)
     DriftRun.objects.filter(pk=lost.pk).update(created_at=old)
-    assert sorted(jobs.runs_to_resume()) == sorted([running.pk, lost.pk])
-    assert fresh.pk not in jobs.runs_to_resume()
+    assert sorted(drift_runs.runs_to_resume()) == sorted([running.pk, lost.pk])
+    assert fresh.pk not in drift_runs.runs_to_resume()
 
 
 @pytest.mark.django_db
 def test_a_resolved_alert_that_fires_again_reopens_and_a_muted_one_stays_muted_until_its_date(monitor):
     def fire():
-        return services.alert_raise(
+        return alerts.alert_raise(
             monitor=monitor, kind=Alert.Kind.VOLUME, key_suffix="", severity="warning", title="t"
         )[0]
 
@@ -336,24 +344,24 @@ def test_a_resolved_alert_that_fires_again_reopens_and_a_muted_one_stays_muted_u
 
 
 def test_a_batch_whose_file_is_gone_is_marked_failed_with_the_reason(celery_worker, monitoring_storage, engineer):
-    from monitoring.tasks import batch_bin
+    from monitoring.tasks import batch_bin_task
     from tests.factories import ProjectFactory
 
     project = ProjectFactory(name="Lost files")
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None,
         project=project,
         name="lost",
         model_name="m",
         expected_schema=[{"name": "feature_a", "type": "float"}],
     )
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame(100)), fmt="parquet")
+    references.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame(100)), fmt="parquet")
     batch = ingest(monitor, reference_frame(10), DAY).batch
-    assert wait_for(lambda: InferenceBatch.objects.get(pk=batch.pk).status == InferenceBatch.Status.BINNED)
+    wait_for(lambda: InferenceBatch.objects.get(pk=batch.pk).status == InferenceBatch.Status.BINNED, timeout=30)
     BatchHistogram.objects.filter(batch=batch).delete()
     (monitoring_storage / batch.file_name).unlink()
-    batch_bin.delay(batch.pk)
-    assert wait_for(lambda: InferenceBatch.objects.get(pk=batch.pk).status == InferenceBatch.Status.FAILED)
+    batch_bin_task.delay(batch.pk)
+    wait_for(lambda: InferenceBatch.objects.get(pk=batch.pk).status == InferenceBatch.Status.FAILED, timeout=30)
     assert InferenceBatch.objects.get(pk=batch.pk).error
 
 
@@ -364,13 +372,13 @@ def test_a_feature_near_its_threshold_is_decided_on_the_windows_raw_values(monit
     frame["feature_b"] = frame["feature_b"] + np.float32(0.2)
     ingest(monitor, frame, DAY + timedelta(hours=3))
 
-    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+    run = drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
 
     result = run.results.get(feature="feature_b")
     assert result.method == "wasserstein"
     assert "exact on the window's raw values" in result.why
     raw = frame["feature_b"].to_numpy(dtype=np.float64)
-    profile = services.reference_current(monitor).profile["feature_b"]
+    profile = references.reference_current(monitor).profile["feature_b"]
     sample = np.asarray(profile["sample"])
     from scipy import stats
 
@@ -379,7 +387,7 @@ def test_a_feature_near_its_threshold_is_decided_on_the_windows_raw_values(monit
 
 @pytest.mark.django_db
 def test_a_window_without_rows_is_no_data_not_a_green_no_drift(client, engineer, monitor):
-    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+    run = drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
 
     assert run.rows == 0 and run.outcome == "no_data" and not run.drifted
     client.force_login(engineer)
@@ -392,17 +400,17 @@ def test_a_window_without_rows_is_no_data_not_a_green_no_drift(client, engineer,
 
 @pytest.mark.django_db
 def test_a_reference_too_small_to_judge_drift_against_is_refused(monitor):
-    before = services.reference_current(monitor).pk
-    with pytest.raises(services.BadBatch, match="at least 30 rows"):
-        services.reference_upload(
+    before = references.reference_current(monitor).pk
+    with pytest.raises(BadBatch, match="at least 30 rows"):
+        references.reference_upload(
             actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame(12)), fmt="parquet"
         )
-    assert services.reference_current(monitor).pk == before
+    assert references.reference_current(monitor).pk == before
 
 
 @pytest.mark.django_db
 def test_a_window_over_the_exact_checks_cap_is_sampled_uniformly_and_the_same_way_each_run(monitor, monkeypatch):
-    monkeypatch.setattr(jobs, "EXACT_MAX_VALUES", 1500)
+    monkeypatch.setattr(exact_recheck, "EXACT_MAX_VALUES", 1500)
     frames = [reference_frame(rows, seed=20 + i) for i, rows in enumerate((3000, 1000, 2000))]
     for i, frame in enumerate(frames):
         frame["feature_b"] = frame["feature_b"] + np.float32(0.2)  # near its threshold, as above
@@ -410,8 +418,8 @@ def test_a_window_over_the_exact_checks_cap_is_sampled_uniformly_and_the_same_wa
         ingest(monitor, frame, DAY + timedelta(hours=i + 1))
     batches = list(monitor.batches.all())
 
-    values, finite = jobs._window_values(batches, "feature_b", 1500)
-    again, _ = jobs._window_values(batches, "feature_b", 1500)
+    values, finite = exact_recheck._window_values(batches, "feature_b", 1500)
+    again, _ = exact_recheck._window_values(batches, "feature_b", 1500)
 
     assert finite == 5400 and np.array_equal(values, again)
     assert 1300 < values.size <= 1500 and np.isfinite(values).all()  # 1,500 rows, their values
@@ -419,7 +427,7 @@ def test_a_window_over_the_exact_checks_cap_is_sampled_uniformly_and_the_same_wa
     assert np.isin(values, window).all()
     first = np.isin(values, frames[0]["feature_b"].to_numpy(np.float64)).sum()
     assert 600 < first < 900  # half the rows are the first batch's
-    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+    run = drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
     result = run.results.get(feature="feature_b")
     assert f"exact test on a uniform sample of {values.size:,} of the window's 5,400 values" in result.why
     assert result.current_n == 5400
@@ -435,10 +443,10 @@ def test_the_exact_check_reads_a_batchs_columns_as_the_whole_file_reads(monitor,
         "csv": frame.to_csv(index=False).encode(),
         "json": frame.to_json(orient="records").encode(),
     }[fmt]
-    batch = services.batch_ingest(monitor=monitor, body=body, fmt=fmt, received_at=DAY).batch
-    whole = services.batch_frame(batch)
+    batch = batches.batch_ingest(monitor=monitor, body=body, fmt=fmt, received_at=DAY).batch
+    whole = files.batch_frame(batch)
 
-    columns = services.batch_columns(batch, ["segment", "feature_a", "absent"])
+    columns = files.batch_columns(batch, ["segment", "feature_a", "absent"])
 
     assert list(columns.columns) == ["segment", "feature_a"]
     pd.testing.assert_frame_equal(columns, whole[["segment", "feature_a"]])
@@ -450,7 +458,7 @@ def test_a_numeric_prediction_is_scored_over_the_windows_batches_as_one(monitor)
     monitor.save()
     reference = reference_frame(2000)
     reference["predicted"], reference["actual"] = reference["feature_b"], reference["feature_b"]
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference), fmt="parquet")
+    references.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference), fmt="parquet")
     pairs = []
     for i, rows in enumerate((300, 500)):
         batch = reference_frame(rows, seed=40 + i)
@@ -462,7 +470,7 @@ def test_a_numeric_prediction_is_scored_over_the_windows_batches_as_one(monitor)
     both = pd.concat(pairs)
     err = both["predicted"].to_numpy() - both["actual"].to_numpy()
 
-    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
+    run = drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
 
     metrics = run.volume["metrics"]
     assert metrics["labelled_rows"] == len(both)

@@ -9,10 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from monitoring import services
 from monitoring.models import Alert, InferenceBatch, IngestToken, SchemaMismatch
-
-from .conftest import reference_frame, to_parquet
+from monitoring.services import ingest_tokens, monitors
+from tests.monitoring.conftest import reference_frame, to_parquet
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -210,13 +209,13 @@ def test_a_string_sent_where_a_number_is_expected_is_a_mismatch(client, monitor,
 
 def _float32_monitor(project, **options):
     schema = [{"name": "feature_a", "type": "float", "required": True}]
-    return services.monitor_create(
+    return monitors.monitor_create(
         actor=None, project=project, name="typed", model_name="m", expected_schema=schema, **options
     )
 
 
 def _post(client, monitor, body, content_type, **headers):
-    key = services.ingest_token_create(actor=None, monitor=monitor).key
+    key = ingest_tokens.ingest_token_create(actor=None, monitor=monitor).key
     return post(client, monitor, body, content_type, key, **headers)
 
 

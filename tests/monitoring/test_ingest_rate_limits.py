@@ -3,11 +3,10 @@ per address, which share the API's failure budget (registry/throttling.py)."""
 
 import pytest
 
-from monitoring.api import LargeBodySlots
+from monitoring.api.ingest import LargeBodySlots
 from monitoring.models import InferenceBatch
 from registry.services import api_token_rotate
-
-from .conftest import reference_frame, to_parquet
+from tests.monitoring.conftest import reference_frame, to_parquet
 
 pytestmark = pytest.mark.django_db
 

@@ -6,18 +6,17 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitoring import services
 from monitoring.models import DriftRun, RetrainEvent, RetrainTrigger
-
-from ..conftest import CHROMIUM, browser_page_as
-from .conftest import reference_frame, to_parquet
-from .test_drift_jobs import Receiver, shifted
+from monitoring.services import batches, monitors
+from tests.conftest import CHROMIUM, browser_page_as
+from tests.monitoring.conftest import reference_frame, to_parquet
+from tests.monitoring.test_drift_jobs import Receiver, shifted
 
 LIVE = {"HTTP_ACCEPT": "application/json"}
 
 
 def _ingest_now(monitor, frame):
-    return services.batch_ingest(
+    return batches.batch_ingest(
         monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=timezone.now() - timedelta(seconds=5)
     )
 
@@ -72,7 +71,7 @@ def test_the_activity_panel_follows_the_monitors_visibility_and_the_actions_thei
         assert client.post(f"/monitors/{monitor.pk}/retrain/", **LIVE).status_code == 403, user
     assert not DriftRun.objects.exists()
 
-    secret = services.monitor_create(
+    secret = monitors.monitor_create(
         actor=None, project=private_project, name="secret", model_name="m", expected_schema=[]
     )
     client.force_login(outsider)

@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from monitoring import jobs, profiles, services
+from monitoring import profiles
 from monitoring.models import DriftRun
-
-from .conftest import reference_frame, to_parquet
+from monitoring.services import batches, drift_runs, exact_recheck, files, references
+from tests.monitoring.conftest import reference_frame, to_parquet
 
 DAY = datetime(2026, 11, 10, tzinfo=UTC)
 MB = 2**20
@@ -35,25 +35,27 @@ def traced_peak(call, *args, **kwargs):
 def test_the_exact_check_of_a_large_window_holds_a_bounded_sample_of_it(monitor):
     """Six batches of a million rows, both numeric features moved near their Wasserstein threshold so
     that both are decided exactly: 6 M values a feature, where the sample holds 2 M."""
-    assert jobs.EXACT_MAX_VALUES == 2_000_000
-    rows, batches = 1_000_000, 6
-    for i in range(batches):
+    assert exact_recheck.EXACT_MAX_VALUES == 2_000_000
+    rows, batch_count = 1_000_000, 6
+    for i in range(batch_count):
         frame = reference_frame(rows, seed=100 + i)
         frame["feature_a"] += np.float32(0.1)
         frame["feature_b"] += np.float32(0.2)
-        batch = services.batch_ingest(
+        batch = batches.batch_ingest(
             monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=DAY + timedelta(minutes=i)
         ).batch
-        services.batch_bin(batch_id=batch.pk)  # as a worker does on arrival, outside the measure
+        batches.batch_bin(batch_id=batch.pk)  # as a worker does on arrival, outside the measure
     del frame
 
-    run, peak = traced_peak(jobs.drift_run_now, monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+    run, peak = traced_peak(
+        drift_runs.drift_run_now, monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL
+    )
 
     exact = run.results.filter(why__contains="exact test on a uniform sample")
     assert sorted(exact.values_list("feature", flat=True)) == ["feature_a", "feature_b"]
     for result in exact:
         assert "of 2,000,000 of the window's 6,000,000 values" in result.why
-        assert result.current_n == rows * batches
+        assert result.current_n == rows * batch_count
     # The sample (16 MB) and the exact statistic's sort and merge of it, one feature at a time: 63 MB.
     # Holding the window's values and merging all of them, as the check did, took 468 MB here.
     assert peak < 100 * MB, f"{peak / MB:.0f} MB traced"
@@ -85,7 +87,7 @@ def test_profiling_a_near_cap_reference_goes_column_by_column(monitor, monkeypat
     del data, buffer
 
     parsed_at = []
-    parse = services.parse_batch
+    parse = references.parse_batch
 
     def parse_then_measure(*args, **kwargs):
         parsed = parse(*args, **kwargs)
@@ -93,9 +95,9 @@ def test_profiling_a_near_cap_reference_goes_column_by_column(monitor, monkeypat
         tracemalloc.reset_peak()  # the parse is ingest's; what follows is profiling
         return parsed
 
-    monkeypatch.setattr(services, "parse_batch", parse_then_measure)
+    monkeypatch.setattr(references, "parse_batch", parse_then_measure)
     reference, peak = traced_peak(
-        services.reference_upload, actor=None, monitor_id=monitor.pk, body=body, fmt="parquet"
+        references.reference_upload, actor=None, monitor_id=monitor.pk, body=body, fmt="parquet"
     )
 
     assert reference.rows == rows and sorted(reference.profile) == ["feature_a", "feature_b", "segment"]
@@ -110,11 +112,11 @@ def test_one_column_of_a_stored_json_batch_is_read_without_holding_the_others(mo
     kept. Reading the whole batch, as the exact check and the label metric did, kept all three."""
     frame = reference_frame(200_000, seed=7)
     body = frame.to_json(orient="records").encode()
-    batch = services.batch_ingest(monitor=monitor, body=body, fmt="json", received_at=DAY).batch
+    batch = batches.batch_ingest(monitor=monitor, body=body, fmt="json", received_at=DAY).batch
     del frame, body
 
-    whole, whole_peak = traced_peak(services.batch_frame, batch)
-    column, column_peak = traced_peak(services.batch_columns, batch, ["feature_a"])
+    whole, whole_peak = traced_peak(files.batch_frame, batch)
+    column, column_peak = traced_peak(files.batch_columns, batch, ["feature_a"])
 
     pd.testing.assert_frame_equal(column, whole[["feature_a"]])
     # The decoded text is common to both; on top of it the whole read kept three columns of Python

@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitoring import jobs, services
 from monitoring.models import Alert, DriftRun, NotificationChannel
+from monitoring.services import alerts, batches, drift_runs, monitors, notifications
 from registry.errors import Conflict, PortalError
-
-from ..conftest import browser_page_as
-from .conftest import SCHEMA, reference_frame, to_parquet
+from tests.conftest import browser_page_as
+from tests.monitoring.conftest import SCHEMA, reference_frame, to_parquet
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +25,8 @@ def _window(monitor, day: int, *, shift: float = 0.0, segment: str | None = None
     if segment is not None:
         frame["segment"] = segment
     start = DAY + timedelta(days=day)
-    services.batch_ingest(
-        monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=start + timedelta(hours=2)
-    )
-    return jobs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.COMMAND)
+    batches.batch_ingest(monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=start + timedelta(hours=2))
+    return drift_runs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.COMMAND)
 
 
 @pytest.fixture
@@ -43,7 +40,7 @@ def drifted(monitor):
 
 @pytest.fixture
 def private_alert(private_project):
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None, project=private_project, name="secret", model_name="m", expected_schema=SCHEMA
     )
     return Alert.objects.create(monitor=monitor, kind=Alert.Kind.VOLUME, dedupe_key="secret-volume", title="Few")
@@ -110,7 +107,7 @@ def test_a_drifted_window_raises_one_critical_alert_naming_its_features(drifted)
 def test_a_re_run_of_a_window_updates_its_one_alert_and_resolves_it_when_the_drift_is_gone(monitor):
     _window(monitor, 0, shift=2.0, segment="z")
     alert = Alert.objects.get(kind=Alert.Kind.WINDOW_DRIFT)
-    jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+    drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
     again = Alert.objects.get(kind=Alert.Kind.WINDOW_DRIFT)
     assert again.pk == alert.pk and again.occurrences == 2 and again.drifted_features == ["feature_a", "segment"]
 
@@ -120,23 +117,23 @@ def test_a_window_alert_becomes_critical_and_is_sent_again_when_more_features_dr
     _window(monitor, 0, shift=2.0)  # only feature_a: 1 of 3, a warning
     alert = Alert.objects.get(kind=Alert.Kind.WINDOW_DRIFT)
     assert alert.severity == Alert.Severity.WARNING and alert.drifted_features == ["feature_a"]
-    ids = jobs.notifications_create(alert_id=alert.pk)
+    ids = notifications.notifications_create(alert_id=alert.pk)
     for notification_id in ids:
-        jobs.notification_send(notification_id=notification_id)
-    assert jobs.notifications_create(alert_id=alert.pk) == []  # sent once
+        notifications.notification_send(notification_id=notification_id)
+    assert notifications.notifications_create(alert_id=alert.pk) == []  # sent once
     frame = reference_frame(3000, seed=99)
     frame["segment"] = "z"
-    services.batch_ingest(monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=DAY + timedelta(hours=5))
-    jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+    batches.batch_ingest(monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=DAY + timedelta(hours=5))
+    drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
     alert.refresh_from_db()
     assert alert.severity == Alert.Severity.CRITICAL and "segment" in alert.drifted_features
     assert Alert.objects.filter(kind=Alert.Kind.WINDOW_DRIFT).count() == 1
-    assert len(jobs.notifications_create(alert_id=alert.pk)) == 1  # the escalation is sent again
+    assert len(notifications.notifications_create(alert_id=alert.pk)) == 1  # the escalation is sent again
 
 
 def test_the_webhook_payload_names_the_drifted_features(drifted):
     alert = Alert.objects.filter(kind=Alert.Kind.WINDOW_DRIFT).first()
-    payload = json.loads(json.dumps(jobs.alert_payload(alert)))
+    payload = json.loads(json.dumps(notifications.alert_payload(alert)))
     assert payload["alert"]["drifted_features"] == ["feature_a", "segment"]
     assert payload["alert"]["url"].startswith(f"/monitors/{drifted.pk}/drift/")
 
@@ -201,9 +198,9 @@ def test_bulk_acknowledge_changes_every_ticked_alert(client, engineer, drifted):
 
 def test_bulk_is_all_or_nothing_when_one_alert_refuses(engineer, drifted):
     first, second = Alert.objects.filter(kind=Alert.Kind.WINDOW_DRIFT)[:2]
-    services.alert_acknowledge(actor=engineer, alert_id=second.pk)
+    alerts.alert_acknowledge(actor=engineer, alert_id=second.pk)
     with pytest.raises(Conflict, match=f"Alert {second.pk}: Only an open alert"):
-        services.alert_bulk_change(actor=engineer, alert_ids=[first.pk, second.pk], action="acknowledge")
+        alerts.alert_bulk_change(actor=engineer, alert_ids=[first.pk, second.pk], action="acknowledge")
     assert Alert.objects.get(pk=first.pk).status == Alert.Status.OPEN  # not half-applied
 
 
@@ -298,7 +295,7 @@ def test_in_the_browser_an_alert_is_acknowledged_in_place_and_a_bulk_resolve_cha
 def test_a_refused_bulk_action_leaves_every_alert_and_says_why(engineer, drifted):
     ids = list(Alert.objects.values_list("pk", flat=True))
     with pytest.raises(PortalError, match="Mute until a time in the future"):
-        services.alert_bulk_change(
+        alerts.alert_bulk_change(
             actor=engineer, alert_ids=ids, action="mute", until=datetime.now(UTC) - timedelta(hours=1)
         )
     assert set(Alert.objects.values_list("status", flat=True)) == {Alert.Status.OPEN}

@@ -4,11 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitoring import jobs, services
 from monitoring.models import Alert, DriftRun, IngestToken, Monitor, RetrainTrigger
-
-from ..factories import ProjectFactory, RegisteredModelFactory
-from .conftest import SCHEMA, reference_frame, to_parquet
+from monitoring.services import batches, drift_runs, monitors
+from tests.factories import ProjectFactory, RegisteredModelFactory
+from tests.monitoring.conftest import SCHEMA, reference_frame, to_parquet
 
 pytestmark = pytest.mark.django_db
 
@@ -19,17 +18,17 @@ DAY = datetime(2026, 11, 10, tzinfo=UTC)
 def computed(monitor):
     frame = reference_frame(3000, seed=3)
     frame["feature_a"] = frame["feature_a"] + 2
-    services.batch_ingest(monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=DAY + timedelta(hours=2))
+    batches.batch_ingest(monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=DAY + timedelta(hours=2))
     extra = reference_frame(10).astype({"feature_b": "float64"})
     extra["feature_c"] = 1.0
-    services.batch_ingest(monitor=monitor, body=to_parquet(extra), fmt="parquet", received_at=DAY + timedelta(hours=4))
-    jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
+    batches.batch_ingest(monitor=monitor, body=to_parquet(extra), fmt="parquet", received_at=DAY + timedelta(hours=4))
+    drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.COMMAND)
     return monitor
 
 
 @pytest.fixture
 def private_monitor(private_project):
-    return services.monitor_create(
+    return monitors.monitor_create(
         actor=None, project=private_project, name="secret", model_name="m", expected_schema=SCHEMA
     )
 
@@ -298,7 +297,7 @@ def test_the_monitors_list_reads_a_fixed_number_of_queries_however_many_monitors
     client, engineer, computed, django_assert_max_num_queries
 ):
     for i in range(15):
-        services.monitor_create(
+        monitors.monitor_create(
             actor=None, project=computed.project, name=f"extra-{i}", model_name="m", expected_schema=SCHEMA
         )
     client.force_login(engineer)
@@ -352,10 +351,10 @@ def test_the_monitor_page_reads_the_same_number_of_queries_however_many_windows(
     for day in range(3):
         start = DAY + timedelta(days=day)
         frame = reference_frame(200, seed=day)
-        services.batch_ingest(
+        batches.batch_ingest(
             monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=start + timedelta(hours=1)
         )
-        jobs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.COMMAND)
+        drift_runs.drift_run_now(monitor=monitor, window_start=start, trigger=DriftRun.Trigger.COMMAND)
         with CaptureQueriesContext(connection) as queries:
             assert client.get(monitor.get_absolute_url() + "drift/").status_code == 200
         counts.append(len(queries))
@@ -403,7 +402,18 @@ def test_the_schema_gives_the_monitor_and_alert_actions_their_real_bodies_and_st
     assert "409" in paths["/api/v1/alerts/{id}/acknowledge/"]["post"]["responses"]
 
 
-@pytest.mark.parametrize("query", ["?monitor=abc", "?monitor=1.5", "?monitor=-1", "?status=nope", "?kind=nope"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?monitor=abc",
+        "?monitor=1.5",
+        "?monitor=-1",
+        "?monitor=10000000000000000000000",
+        "?status=nope",
+        "?kind=nope",
+        "?severity=nope",
+    ],
+)
 def test_an_alert_filter_no_alert_can_match_is_a_clear_400_not_a_server_error(client, engineer, computed, query):
     client.force_login(engineer)
     answer = client.get("/api/v1/alerts/" + query)
@@ -412,6 +422,25 @@ def test_an_alert_filter_no_alert_can_match_is_a_clear_400_not_a_server_error(cl
     assert answer.json()["error"]["fields"]
     assert page.status_code == 200
     assert "give a monitor" in page.content.decode() or "one of" in page.content.decode()
+
+
+def test_the_alerts_page_shows_a_refused_filter_by_its_form_and_lists_nothing(client, engineer, computed):
+    client.force_login(engineer)
+    page = client.get("/alerts/?monitor=abc&status=nope")
+    assert page.status_code == 200
+    assert page.context["filter_errors"] == [
+        "status: one of open, acknowledged, resolved, muted.",
+        "monitor: give a monitor's id, a number.",
+    ]
+    assert '<div class="form-error" role="alert">' in page.content.decode()
+    assert not page.context["page"].object_list
+
+
+def test_the_api_names_each_refused_filter_in_the_portals_error_shape(client, engineer, computed):
+    client.force_login(engineer)
+    answer = client.get("/api/v1/alerts/?monitor=abc&severity=nope&kind=")
+    assert answer.status_code == 400
+    assert set(answer.json()["error"]["fields"]) == {"monitor", "severity"}  # an empty filter is no filter
 
 
 def test_the_alert_filters_still_filter(client, engineer, computed):

@@ -4,7 +4,6 @@ read (mlopsportal/request_body.py). Django's test client cannot show either: it 
 
 gunicorn runs against this test's database (committed data, hence transactional_db)."""
 
-import contextlib
 import http.client
 import socket
 import subprocess
@@ -19,9 +18,9 @@ from django.db import connection
 
 from mlopsportal.demo.management.commands.runlocal import Command as RunLocal
 from monitoring.models import InferenceBatch
-
-from ..conftest import REPO_ROOT, child_environ, free_port, stop_process_group
-from .conftest import reference_frame
+from tests.conftest import REPO_ROOT, child_environ, free_port, stop_process_group
+from tests.monitoring.conftest import reference_frame
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -66,13 +65,16 @@ def portal_url(monitoring_storage: Path, tmp_path: Path) -> Iterator[str]:
 
 
 def _wait_until_answering(port: int, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        with contextlib.suppress(requests.ConnectionError):
+    def answering() -> bool:
+        if server.poll() is not None:
+            raise AssertionError(f"gunicorn on port {port} exited with {server.returncode}")
+        try:
             requests.get(f"http://127.0.0.1:{port}/api/v1/me/", timeout=30)  # 401 is an answer
-            return
-        time.sleep(0.25)
-    raise TimeoutError(f"gunicorn on port {port} did not answer")
+        except requests.ConnectionError:
+            return False
+        return True
+
+    wait_for(answering, timeout=60, interval=0.25, message=f"gunicorn answering on port {port}")
 
 
 def _answer(conn: http.client.HTTPConnection) -> tuple[int, bytes]:

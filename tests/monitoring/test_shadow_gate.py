@@ -8,7 +8,6 @@ with a column production does not send, so MLflow refuses every batch production
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,9 +21,10 @@ from django.utils import timezone
 from mlflow.models import infer_signature
 
 from mlopsportal.demo.mlflow_content import sklearn_model_log
-from monitoring import services, shadow
+from monitoring import shadow
 from monitoring.gate import shadow_outcome
 from monitoring.models import ShadowEvaluation
+from monitoring.services import batches, monitors, references
 from registry.mlflow_client import mlflow_fluent_at
 from registry.promotions.checks import CheckStatus
 from registry.promotions.checks_run import checks_now
@@ -32,9 +32,9 @@ from registry.promotions.decisions import promotion_approve
 from registry.promotions.models import PromotionPolicy
 from registry.promotions.requests import promotion_request_create
 from registry.promotions.rules import ChecksFailed
-
-from ..factories import ModelVersionFactory, RegisteredModelFactory
-from .conftest import SCHEMA, reference_frame, to_parquet
+from tests.factories import ModelVersionFactory, RegisteredModelFactory
+from tests.monitoring.conftest import SCHEMA, reference_frame, to_parquet
+from tests.waiting import wait_for
 
 FEATURES = ["feature_a", "feature_b"]
 INPUTS = [{"name": name, "type": "float", "required": True} for name in FEATURES]
@@ -81,7 +81,7 @@ def watched(registered, project, engineer, mlflow_uri, settings):
     model = RegisteredModelFactory(name=registered.name, project=project, aliases={"champion": 1})
     for version in (1, 2, 3):
         ModelVersionFactory(registered_model=model, version=version, signature_inputs=INPUTS)
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None,
         project=project,
         name="shadow-traffic",
@@ -90,10 +90,10 @@ def watched(registered, project, engineer, mlflow_uri, settings):
         expected_schema=SCHEMA,
         label_column="churned",
     )
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
+    references.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
     now = timezone.now()
     for day in range(3):
-        services.batch_ingest(
+        batches.batch_ingest(
             monitor=monitor,
             body=to_parquet(_labelled(800, seed=10 + day)),
             fmt="parquet",
@@ -106,13 +106,13 @@ def watched(registered, project, engineer, mlflow_uri, settings):
 
 def _settled(model_name: str, version: int, seconds: float = 120) -> ShadowEvaluation:
     """Waits until the worker has finished the replay of `version` (whatever its outcome)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    def finished() -> ShadowEvaluation | None:
         evaluation = ShadowEvaluation.objects.filter(model_name=model_name, candidate_version=version).first()
-        if evaluation is not None and not evaluation.is_open:
-            return evaluation
-        time.sleep(0.5)
-    raise AssertionError(f"the replay of v{version} did not finish within {seconds} s")
+        return evaluation if evaluation is not None and not evaluation.is_open else None
+
+    wait_for(finished, timeout=seconds, message=f"the replay of v{version}")
+    return finished()
 
 
 def _check(promotion) -> dict:
@@ -232,7 +232,7 @@ def test_the_sample_spreads_over_the_days_and_keeps_what_production_sent(watched
     again = shadow.shadow_sample(monitor=monitor, now=timezone.now(), days=7, max_rows=600, seed=1)
     assert all(a.frame.equals(b.frame) for a, b in zip(drawn.batches, again.batches, strict=True))
     # Never more than asked for, however the day's batches divide it.
-    services.batch_ingest(
+    batches.batch_ingest(
         monitor=monitor,
         body=to_parquet(_labelled(7, seed=3)),
         fmt="parquet",
@@ -418,7 +418,7 @@ def test_json_numbers_are_read_at_the_signatures_type_as_the_scoring_server_read
     """A JSON batch's numbers are not float64 that a float32 signature refuses: MLflow's scoring
     server reads them at the declared type, so the replay does too."""
     monitor = watched_monitor(watched)
-    services.batch_ingest(
+    batches.batch_ingest(
         monitor=monitor,
         body=_labelled(50, seed=99).to_json(orient="records").encode(),
         fmt="json",
@@ -460,13 +460,13 @@ def test_a_known_disagreement_rate_is_measured_within_its_interval(thresholds, p
     model = RegisteredModelFactory(name=thresholds, project=project, aliases={"champion": 1})
     for version in (1, 2):
         ModelVersionFactory(registered_model=model, version=version, signature_inputs=INPUTS)
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None, project=project, name="known", model_name=thresholds, alias="champion", expected_schema=SCHEMA
     )
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
+    references.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
     frames = [reference_frame(2000, seed=20 + day) for day in range(3)]
     for day, frame in enumerate(frames):
-        services.batch_ingest(
+        batches.batch_ingest(
             monitor=monitor,
             body=to_parquet(frame),
             fmt="parquet",

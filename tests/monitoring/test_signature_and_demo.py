@@ -7,10 +7,9 @@ import pytest
 from mlflow.models import infer_signature
 
 from mlopsportal.demo import monitoring as demo
-from monitoring import services
 from monitoring.models import Alert, DriftRun, InferenceBatch, Monitor, SchemaMismatch
-
-from ..factories import ProjectFactory
+from monitoring.services import monitors
+from tests.factories import ProjectFactory
 
 
 class Constant(mlflow.pyfunc.PythonModel):
@@ -35,14 +34,14 @@ def test_a_new_monitor_reads_the_expected_inputs_from_the_model_signature(mlflow
         )
     mlflow.MlflowClient().set_registered_model_alias("signature-demo", "champion", 1)
 
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None, project=ProjectFactory(name="Sig"), name="sig", model_name="signature-demo", alias="champion"
     )
     assert monitor.expected_schema == [
         {"name": "feature_a", "type": "float", "required": True},
         {"name": "feature_b", "type": "float", "required": True},
     ]
-    unknown = services.monitor_create(
+    unknown = monitors.monitor_create(
         actor=None, project=monitor.project, name="unknown", model_name="no-such-model", alias="champion"
     )
     assert unknown.expected_schema == []  # editable, or filled from the reference
@@ -92,7 +91,7 @@ def test_a_reference_can_be_a_dataset_logged_to_the_models_training_run(mlflow_u
     mlflow.MlflowClient().set_registered_model_alias("with-data", "champion", 1)
     project = ProjectFactory(name="Data")
     project.memberships.create(user=engineer, role="lead")
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None, project=project, name="m", model_name="with-data", alias="champion", expected_schema=SCHEMA
     )
     client.force_login(engineer)

@@ -11,11 +11,11 @@ import pyarrow as pa
 import pytest
 from django.core.files.storage import storages
 
-from monitoring import drift, jobs, services
+from monitoring import drift
 from monitoring.models import DriftRun
-
-from ..factories import ProjectFactory
-from .conftest import to_parquet
+from monitoring.services import batches, drift_runs, exact_recheck, files, monitors, references
+from tests.factories import ProjectFactory
+from tests.monitoring.conftest import to_parquet
 
 DAY = datetime(2026, 11, 10, tzinfo=UTC)
 FEATURES = [f"f_{i}" for i in range(6)]
@@ -27,15 +27,15 @@ def file_per_feature_window_values(batches, name, limit):
     batches = sorted(batches, key=lambda b: (b.event_time, b.pk))
     rows = np.array([max(b.rows, 0) for b in batches], dtype=np.int64)
     sampled = int(rows.sum()) > limit
-    rng = np.random.default_rng([jobs.EXACT_SAMPLE_SEED, zlib.crc32(name.encode())])
+    rng = np.random.default_rng([exact_recheck.EXACT_SAMPLE_SEED, zlib.crc32(name.encode())])
     quota = rng.multivariate_hypergeometric(rows, limit, method="marginals") if sampled else rows
     out = np.empty(int(quota.sum()), dtype=np.float64)
     filled = finite = 0
     for batch, take in zip(batches, quota, strict=True):
-        frame = jobs.batch_columns(batch, [name])
+        frame = files.batch_columns(batch, [name])
         if name not in frame:
             continue
-        column = jobs._numeric_values(frame, name)
+        column = exact_recheck._numeric_values(frame, name)
         del frame
         finite += int(np.isfinite(column).sum())
         if sampled:
@@ -54,7 +54,7 @@ def file_per_feature_decide(results, profs, batches):
             decided.append((role, r))
             continue
         try:
-            values, finite = file_per_feature_window_values(batches, r.feature, jobs.EXACT_MAX_VALUES)
+            values, finite = file_per_feature_window_values(batches, r.feature, exact_recheck.EXACT_MAX_VALUES)
         except (OSError, ValueError, pa.ArrowException):
             decided.append(
                 (role, replace(r, why=f"{r.why}; near the threshold, but the raw files could not be re-read"))
@@ -71,7 +71,7 @@ def wide_monitor():
     """Six numeric features, each moved by about its Wasserstein threshold (0.1 std) in every batch of
     the window: all six inside the binned estimate's error bound, so all six are re-checked exactly.
     Missing values in two features; one batch lacks f_5 altogether."""
-    monitor = services.monitor_create(
+    monitor = monitors.monitor_create(
         actor=None,
         project=ProjectFactory(name="Wide"),
         name="wide",
@@ -80,17 +80,17 @@ def wide_monitor():
     )
     rng = np.random.default_rng(11)
     reference = pd.DataFrame({name: rng.normal(0, 1, 5000) for name in FEATURES})
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference), fmt="parquet")
+    references.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference), fmt="parquet")
     for i, rows in enumerate(BATCH_ROWS):
         frame = pd.DataFrame({name: rng.normal(0.1, 1, rows) for name in FEATURES})
         frame.loc[:: 7 + i, "f_1"] = np.nan
         frame.loc[3 :: 11 + i, "f_2"] = np.nan
         if i == 3:
             frame = frame.drop(columns=["f_5"])
-        batch = services.batch_ingest(
+        batch = batches.batch_ingest(
             monitor=monitor, body=to_parquet(frame), fmt="parquet", received_at=DAY + timedelta(minutes=i)
         ).batch
-        services.batch_bin(batch_id=batch.pk)  # as a worker does on arrival
+        batches.batch_bin(batch_id=batch.pk)  # as a worker does on arrival
     return monitor
 
 
@@ -110,7 +110,7 @@ def storage_opens(monkeypatch):
 
 
 def run_window(monitor):
-    run = jobs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
+    run = drift_runs.drift_run_now(monitor=monitor, window_start=DAY, trigger=DriftRun.Trigger.MANUAL)
     return (
         run,
         {
@@ -145,13 +145,13 @@ def test_the_window_is_decided_as_reading_each_file_once_per_feature_decided_it(
     wide_monitor, storage_opens, monkeypatch, cap, pass_values
 ):
     if cap is not None:
-        monkeypatch.setattr(jobs, "EXACT_MAX_VALUES", cap)
+        monkeypatch.setattr(exact_recheck, "EXACT_MAX_VALUES", cap)
     if pass_values is not None:
-        monkeypatch.setattr(jobs, "EXACT_PASS_VALUES", pass_values)
+        monkeypatch.setattr(exact_recheck, "EXACT_PASS_VALUES", pass_values)
     now = run_window(wide_monitor)
     opens = len(storage_opens)
     with monkeypatch.context() as before:
-        before.setattr(jobs, "_decide_near_thresholds_exactly", file_per_feature_decide)
+        before.setattr(exact_recheck, "decide_near_thresholds_exactly", file_per_feature_decide)
         then = run_window(wide_monitor)
 
     assert now[1] == then[1] and now[2] == then[2]  # every statistic, p-value, verdict and note
@@ -166,7 +166,7 @@ def decided_as_before(monitor, monkeypatch):
     """The window's results now, and with the re-check as it was."""
     now = run_window(monitor)
     with monkeypatch.context() as before:
-        before.setattr(jobs, "_decide_near_thresholds_exactly", file_per_feature_decide)
+        before.setattr(exact_recheck, "decide_near_thresholds_exactly", file_per_feature_decide)
         then = run_window(monitor)
     assert now[1] == then[1] and now[2] == then[2]
     return now[1]
@@ -185,14 +185,14 @@ def test_a_batch_file_gone_leaves_every_features_binned_verdict_as_before(
 
 @pytest.mark.django_db
 def test_a_column_that_cannot_be_read_fails_its_own_re_check_alone_as_before(wide_monitor, monkeypatch):
-    read = services.batch_columns
+    read = files.batch_columns
 
     def f_3_unreadable(batch, names):
         if "f_3" in names:
             raise pa.ArrowInvalid("a damaged column chunk")
         return read(batch, names)
 
-    monkeypatch.setattr(jobs, "batch_columns", f_3_unreadable)
+    monkeypatch.setattr(files, "batch_columns", f_3_unreadable)
 
     results = decided_as_before(wide_monitor, monkeypatch)
 

@@ -6,8 +6,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from monitoring import jobs
 from monitoring.models import DriftRun, Monitor
+from monitoring.services import drift_runs
 from registry.errors import PortalError
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"No monitor {options['monitor']}.")
         at = self._window_time(monitor, options["window"])
         try:
-            run = jobs.drift_run_now(monitor=monitor, window_start=at, trigger=DriftRun.Trigger.COMMAND)
+            run = drift_runs.drift_run_now(monitor=monitor, window_start=at, trigger=DriftRun.Trigger.COMMAND)
         except PortalError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(
