@@ -10,6 +10,7 @@ from assessments import services
 from assessments.errors import AnswerInvalid, PermissionDenied
 from assessments.models import AttestedAnswer, Criterion, ScorecardSnapshot
 from assessments.scoring.results import CriterionSpec
+from registry.models import Project
 from tests.factories import ProjectFactory
 from tests.waiting import wait_for
 
@@ -122,28 +123,39 @@ def test_an_answer_growing_stale_changes_the_scorecard(project, engineer, settin
     assert snapshot.outcomes["EXP-2"]["stale"] is True
 
 
-def test_answering_recomputes_the_scorecard_in_a_celery_worker(celery_worker, engineer):
+def _outcome_in_latest_snapshot(project: Project, code: str) -> str:
+    latest = ScorecardSnapshot.objects.filter(project=project).order_by("-computed_at").first()
+    return "" if latest is None else latest.outcomes[code]["outcome"]
+
+
+def test_answering_recomputes_the_scorecard_in_a_celery_worker(worker_drained, engineer):
     project = ProjectFactory(name="Worker scored")
     project.memberships.create(user=engineer, role="lead")
     services.answer_set(project=project, criterion_code="DOC-1", user=engineer, status="met", evidence_url="https://e")
-    wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
-    snapshot = ScorecardSnapshot.objects.get(project=project)
-    assert snapshot.outcomes["DOC-1"]["outcome"] == "met"
+    wait_for(lambda: _outcome_in_latest_snapshot(project, "DOC-1") == "met", message="a snapshot with DOC-1 met")
+    worker_drained()
+    assert ScorecardSnapshot.objects.filter(project=project).count() == 1  # one answer, one snapshot
 
 
-def test_the_nightly_task_scores_every_project_in_a_celery_worker(celery_worker):
+def test_the_nightly_task_scores_every_project_in_a_celery_worker(worker_drained):
     from assessments.tasks import scorecards_recompute_all
 
     projects = [ProjectFactory(name=f"Nightly {i}") for i in range(3)]
     scorecards_recompute_all.delay()
-    wait_for(lambda: ScorecardSnapshot.objects.filter(project__in=projects).count() == 3)
+    wait_for(
+        lambda: (
+            set(ScorecardSnapshot.objects.filter(project__in=projects).values_list("project", flat=True))
+            == {p.pk for p in projects}
+        ),
+        message="a snapshot of each project",
+    )
     scorecards_recompute_all.delay()  # nothing changed: a second night stores nothing new
-    time.sleep(2)
+    worker_drained()  # the second night's task and the rescorings it queued have all run
     assert ScorecardSnapshot.objects.filter(project__in=projects).count() == 3
 
 
 def test_a_sync_that_brings_new_runs_rescores_the_project_owning_them_in_a_celery_worker(
-    celery_worker, mlflow_uri, mlflow_client
+    worker_drained, mlflow_uri, mlflow_client
 ):
     from registry.mirror.sync import sync_execute
     from registry.models import Experiment
@@ -161,19 +173,22 @@ def test_a_sync_that_brings_new_runs_rescores_the_project_owning_them_in_a_celer
         mlflow_client.set_terminated(run.info.run_id)
     sync_execute(kind="incremental")
 
-    wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
-    snapshot = ScorecardSnapshot.objects.get(project=project)
-    assert snapshot.outcomes["EXP-1"]["outcome"] == "met"  # runs log params and metrics
+    # Runs log params and metrics: EXP-1 is met once the rescoring the sync queued has run.
+    wait_for(lambda: _outcome_in_latest_snapshot(project, "EXP-1") == "met", message="a snapshot with EXP-1 met")
+    worker_drained()
+    assert ScorecardSnapshot.objects.filter(project=project).count() == 1  # one sync, one snapshot
 
 
-def test_a_serving_alias_moved_by_the_sync_rescores_the_project_in_a_celery_worker(celery_worker):
+def test_a_serving_alias_moved_by_the_sync_rescores_the_project_in_a_celery_worker(worker_drained):
     from registry.models import RegisteredModel
     from registry.signals import model_aliases_changed
 
     project = ProjectFactory(name="Alias moved")
     model = RegisteredModel.objects.create(name="moved-model", project=project, aliases={"champion": 1})
     model_aliases_changed.send(sender=RegisteredModel, registered_model=model, old={}, new={"champion": 1})
-    wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists())
+    wait_for(lambda: ScorecardSnapshot.objects.filter(project=project).exists(), message="a snapshot of the project")
+    worker_drained()
+    assert ScorecardSnapshot.objects.filter(project=project).count() == 1  # one move, one snapshot
 
 
 @pytest.mark.django_db(transaction=True)
