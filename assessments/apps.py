@@ -1,10 +1,13 @@
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
 
+if TYPE_CHECKING:  # models cannot be imported while the app registry loads
+    from registry.models import RegisteredModel
 
-def _recompute_when_aliases_move(sender: type, registered_model: Any, **kwargs: Any) -> None:
+
+def _recompute_when_aliases_move(sender: type, registered_model: "RegisteredModel", **kwargs: Any) -> None:
     # A moved serving alias changes several criteria (serving alias, rollback, gate): rescore now.
     if registered_model.project_id:
         from assessments.services import recompute_after_commit

@@ -2,6 +2,8 @@ from typing import Any
 
 from django import template
 
+from assessments.scoring.results import CriterionResult
+
 register = template.Library()
 
 
@@ -11,7 +13,7 @@ def get_item(mapping: dict[str, Any] | None, key: str) -> Any:
 
 
 @register.filter
-def outcome_class(result: Any) -> str:
+def outcome_class(result: CriterionResult) -> str:
     """Badge colour for a criterion result: met, nearly (partly, stale, challenged), not met, neutral."""
     if result.counts_as_met:
         return "badge-ok"
