@@ -7,9 +7,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from registry import selectors, services
-from registry.errors import PortalError
+from registry.errors import PermissionDenied, PortalError
 from registry.forms import ProjectForm
 from registry.health import health_report
+from registry.live import action_refused
 from registry.mirror import selectors as mirror_selectors
 from registry.models import ApiToken, Project, ProjectMembership
 from registry.project_sections import project_sections_for
@@ -115,7 +116,9 @@ def project_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             project = services.project_create(creator=request.user, **form.cleaned_data)
-        except PortalError as error:
+        except PermissionDenied as error:
+            return action_refused(request, error=error)
+        except PortalError as error:  # shown on the form, with what was typed, to correct
             _apply_errors(form, error)
         else:
             messages.success(request, f"Project “{project.name}” created.")
@@ -131,12 +134,14 @@ def project_create(request: HttpRequest) -> HttpResponse:
 def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(selectors.project_list_for(user=request.user), slug=slug)
     if not selectors.project_editable_by(project=project, user=request.user):
-        return render(request, "403.html", {"reason": "Only the project's members can edit it."}, status=403)
+        return action_refused(request, error=PermissionDenied("Only the project's members can edit it."))
     form = ProjectForm(request.POST or None, initial=_form_initial(project))
     if request.method == "POST" and form.is_valid():
         try:
             project = services.project_update(project_id=project.pk, editor=request.user, **form.cleaned_data)
-        except PortalError as error:
+        except PermissionDenied as error:
+            return action_refused(request, error=error)
+        except PortalError as error:  # shown on the form, with what was typed, to correct
             _apply_errors(form, error)
         else:
             messages.success(request, "Project saved.")

@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from registry import selectors
 from registry.errors import MlflowUnavailable, PortalError
 from registry.forms import ProjectLinkForm
-from registry.live import action_queued
+from registry.live import action_queued, action_refused
 from registry.mirror import selectors as mirror_selectors
 from registry.mirror import services as mirror_services
 from registry.mirror.charts import metric_history_figure
@@ -154,7 +153,7 @@ def _link(request: HttpRequest, obj: Experiment | RegisteredModel) -> HttpRespon
     try:
         mirror_services.mirror_object_link(obj=obj, project=form.cleaned_data["project"], user=request.user)
     except PortalError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+        return action_refused(request, error=exc, redirect_to=obj)
     project = form.cleaned_data["project"]
     messages.success(request, f"{obj} is now linked to {project}." if project else f"{obj} is no longer linked.")
     return redirect(obj)
@@ -310,6 +309,6 @@ def project_mirror_link(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         mirror_services.mirror_object_link(obj=obj, project=project, user=request.user)
     except PortalError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+        return action_refused(request, error=exc, redirect_to=project)
     messages.success(request, f"{obj} is now part of {project}.")
     return redirect(project)

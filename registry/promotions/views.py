@@ -17,9 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from registry.api_errors import error_body
 from registry.errors import PermissionDenied, PortalError
-from registry.live import wants_json
+from registry.live import action_refused, wants_json
 from registry.mirror.selectors import registered_models_visible_to
 from registry.models import ModelVersion, RegisteredModel
 from registry.promotions import decisions
@@ -175,8 +174,8 @@ def gate_alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
         decisions.gate_alert_resolve(
             alert_id=alert.pk, user=request.user, note=request.POST.get("note", ""), request=request
         )
-    except PermissionDenied as error:
-        return render(request, "403.html", {"reason": error.message}, status=403)
+    except PortalError as error:
+        return action_refused(request, error=error, redirect_to="registry:promotion_queue")
     messages.success(request, "Alert resolved.")
     return redirect("registry:promotion_queue")
 
@@ -192,14 +191,7 @@ def _decision_response(request: HttpRequest, pk: int, action, success: str) -> H
     try:
         promotion = action(promotion)
     except PortalError as error:
-        if wants_json(request):
-            return JsonResponse(
-                error_body(error.status_code, error.code, error.message, error.fields), status=error.status_code
-            )
-        if isinstance(error, PermissionDenied):
-            return render(request, "403.html", {"reason": error.message}, status=403)
-        messages.error(request, error.message)
-        return redirect(reverse("registry:promotion_detail", kwargs={"pk": pk}))
+        return action_refused(request, error=error, redirect_to=reverse("registry:promotion_detail", kwargs={"pk": pk}))
     if wants_json(request):
         promotion.refresh_from_db()
         return JsonResponse(
@@ -310,7 +302,9 @@ def promotion_create(request: HttpRequest) -> HttpResponse:
                     justification=values["justification"],
                     request=request,
                 )
-        except PortalError as exc:
+        except PermissionDenied as exc:
+            return action_refused(request, error=exc)
+        except PortalError as exc:  # shown on the form, with what was typed, to correct
             error = exc
         else:
             messages.success(request, "Promotion requested; reviewers have been notified.")
@@ -367,7 +361,9 @@ def policy_edit(request: HttpRequest, model: str) -> HttpResponse:
                 policy = policy_save(
                     editor=request.user, registered_model=registered_model, request=request, **form.policy_fields()
                 )
-            except PortalError as exc:
+            except PermissionDenied as exc:
+                return action_refused(request, error=exc)
+            except PortalError as exc:  # shown on the form, with what was typed, to correct
                 error = exc
                 for field, problems in (exc.fields or {}).items():
                     for problem in problems:
