@@ -1,8 +1,6 @@
 """The promotion gate's API: create, list/filter, read with checks, approve/reject, cancel, retry,
 and the audit log. Thin: serializers in and out, one service call per command."""
 
-from datetime import date
-
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -120,7 +118,6 @@ class ApproveIn(serializers.Serializer):
 
 class RejectIn(serializers.Serializer):
     comment = serializers.CharField()
-    version = serializers.IntegerField(required=False, min_value=1, max_value=DATABASE_INT_MAX)
 
 
 @extend_schema_view(  # the filters are the list's, not every action's
@@ -155,17 +152,17 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             .prefetch_related("decisions__reviewer")
             .order_by("-created_at", "-pk")
         )
-        params = self.request.query_params
-        if params.get("state"):
-            if params["state"] not in PromotionState.values:
-                raise serializers.ValidationError({"state": [f"Choose one of {', '.join(PromotionState.values)}."]})
-            promotions_qs = promotions_qs.filter(state=params["state"])
-        if params.get("model"):
-            promotions_qs = promotions_qs.filter(registered_model__name=params["model"])
-        if params.get("target_alias"):
-            promotions_qs = promotions_qs.filter(target_alias=params["target_alias"])
-        if params.get("requested_by"):
-            promotions_qs = promotions_qs.filter(requested_by__username=params["requested_by"])
+        params = PromotionFilterIn(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        lookups = {
+            "state": "state",
+            "model": "registered_model__name",
+            "target_alias": "target_alias",
+            "requested_by": "requested_by__username",
+        }
+        for name, value in params.validated_data.items():
+            if value not in ("", None):
+                promotions_qs = promotions_qs.filter(**{lookups[name]: value})
         return promotions_qs
 
     def _out(self, promotion: PromotionRequest, code: int = status.HTTP_200_OK) -> Response:
@@ -265,11 +262,23 @@ class AuditEventOut(serializers.ModelSerializer):
         ]
 
 
-def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value is not None else None  # present but empty is an error
-    except ValueError as exc:
-        raise serializers.ValidationError({"date": [f"Not a YYYY-MM-DD date: {value}"]}) from exc
+class PromotionFilterIn(serializers.Serializer):
+    """The list's filters, checked: an unknown state is a 400 naming the field."""
+
+    state = serializers.ChoiceField(choices=PromotionState.choices, required=False, allow_blank=True)
+    model = serializers.CharField(required=False, allow_blank=True)
+    target_alias = serializers.CharField(required=False, allow_blank=True)
+    requested_by = serializers.CharField(required=False, allow_blank=True)
+
+
+class AuditFilterIn(serializers.Serializer):
+    """The audit log's filters, checked: a date that is not YYYY-MM-DD is a 400 naming the field."""
+
+    model = serializers.CharField(required=False, allow_blank=True, default="")
+    user = serializers.CharField(required=False, allow_blank=True, default="")
+    action = serializers.CharField(required=False, allow_blank=True, default="")
+    since = serializers.DateField(required=False, input_formats=["iso-8601"])
+    until = serializers.DateField(required=False, input_formats=["iso-8601"])
 
 
 @extend_schema(
@@ -289,14 +298,10 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     required_permissions = {"list": "registry.view_auditevent"}
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
-        params = self.request.query_params
+        params = AuditFilterIn(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
         return gate_selectors.audit_events_filter(
-            gate_selectors.audit_events_visible_to(user=self.request.user),
-            model=params.get("model", ""),
-            user=params.get("user", ""),
-            action=params.get("action", ""),
-            since=_date(params.get("since")),
-            until=_date(params.get("until")),
+            gate_selectors.audit_events_visible_to(user=self.request.user), **params.validated_data
         )
 
 

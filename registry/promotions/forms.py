@@ -85,3 +85,13 @@ class PolicyForm(forms.Form):
             value = data.pop(percent)
             data[share] = (defaults[percent] if value is None else value) / 100
         return data
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log page's filters: a date that does not parse is an error on the page, not ignored."""
+
+    model = forms.CharField(required=False, strip=True)
+    user = forms.CharField(required=False, strip=True)
+    action = forms.CharField(required=False, strip=True)
+    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"])

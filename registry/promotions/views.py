@@ -3,7 +3,6 @@ access, call one service or selector, render."""
 
 import csv
 import json
-from datetime import date
 
 from django.conf import settings
 from django.contrib import messages
@@ -27,7 +26,7 @@ from registry.promotions import selectors as gate_selectors
 from registry.promotions.checks import MetricDirection, status_blocks
 from registry.promotions.checks import check_rows as gate_check_rows
 from registry.promotions.checks_run import checks_now
-from registry.promotions.forms import PolicyForm
+from registry.promotions.forms import AuditFilterForm, PolicyForm
 from registry.promotions.models import PromotionDecision, PromotionPolicy, PromotionRequest, PromotionState
 from registry.promotions.policies import policies_for, policy_for, policy_save
 from registry.promotions.requests import promotion_request_create, promotion_rollback_request
@@ -382,11 +381,9 @@ def policy_edit(request: HttpRequest, model: str) -> HttpResponse:
     )
 
 
-def _parse_date(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+def _audit_model_names(user: AbstractBaseUser) -> list[str]:
+    """The model filter picks from the models the user may see (deleted ones too: their history stays)."""
+    return list(registered_models_visible_to(user=user).order_by("name").values_list("name", flat=True))
 
 
 AUDIT_CSV_COLUMNS = ["at", "actor", "action", "object_type", "object_id", "project", "summary", "before", "after"]
@@ -403,13 +400,16 @@ class _Echo:
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
     filters = {key: request.GET.get(key, "").strip() for key in ("model", "user", "action", "since", "until")}
+    form = AuditFilterForm(filters)
+    if not form.is_valid():  # nothing is listed on filters that do not parse; the page says why
+        return render(
+            request,
+            "registry/promotions/audit_log.html",
+            {"page": None, "filters": filters, "form": form, "model_names": _audit_model_names(request.user)},
+            status=400,
+        )
     events = gate_selectors.audit_events_filter(
-        gate_selectors.audit_events_visible_to(user=request.user),
-        model=filters["model"],
-        user=filters["user"],
-        action=filters["action"],
-        since=_parse_date(filters["since"]),
-        until=_parse_date(filters["until"]),
+        gate_selectors.audit_events_visible_to(user=request.user), **form.cleaned_data
     )
     if request.GET.get("format") == "csv":
         writer = csv.writer(_Echo())
@@ -437,8 +437,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="audit-{timezone.now():%Y%m%d-%H%M%S}.csv"'
         return response
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    # The model filter picks from the models the user may see (deleted ones too: their history stays).
-    model_names = list(registered_models_visible_to(user=request.user).order_by("name").values_list("name", flat=True))
+    model_names = _audit_model_names(request.user)
     return render(
         request,
         "registry/promotions/audit_log.html",

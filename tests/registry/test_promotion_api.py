@@ -166,6 +166,14 @@ def test_the_audit_log_api_filters_by_action_and_user(api, pending):
     assert client.get("/api/v1/audit-events/?since=not-a-date").status_code == 400
 
 
+@pytest.mark.parametrize("query", ["since=not-a-date", "until=2026-02-30"])
+def test_an_audit_log_date_that_does_not_parse_is_a_400_naming_the_field(api, pending, query):
+    response = api("reviewer").get(f"/api/v1/audit-events/?{query}")
+    assert response.status_code == 400
+    body = response.json()["error"]
+    assert query.split("=")[0] in body["fields"]  # the field, where a bare "date" named neither
+
+
 def test_the_gate_endpoints_are_in_the_openapi_schema(api):
     schema = api("reviewer").get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
     paths = schema["paths"]

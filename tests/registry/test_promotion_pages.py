@@ -300,6 +300,16 @@ def test_the_audit_log_filters_and_exports_csv(client, reviewer, promotion, engi
     assert rows[1][1] == engineer.username
 
 
+def test_an_audit_log_date_that_does_not_parse_is_an_error_on_the_page_not_ignored(client, reviewer, promotion):
+    client.force_login(reviewer)
+    for query in ("since=yesterday", "until=2026-13-01", "since=abc&format=csv"):
+        response = client.get(f"/audit/?{query}")
+        assert response.status_code == 400, query
+        page = response.content.decode()
+        assert "Enter a valid date" in page and "Nothing listed" in page
+        assert "promotion.requested" not in page  # not the whole log, as when the filter was dropped
+
+
 def test_an_outsider_does_not_see_a_private_projects_requests_in_the_queue_or_audit_log(client, outsider, promotion):
     client.force_login(outsider)
     assert f"/promotions/{promotion.pk}/" not in client.get("/promotions/").content.decode()
