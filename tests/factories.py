@@ -123,9 +123,6 @@ class PromotionPolicyFactory(factory.django.DjangoModelFactory):
     registered_model = factory.SubFactory(RegisteredModelFactory)
     governed_aliases = factory.LazyFunction(lambda: ["champion"])
     approvals_required = 1
-    signature_check = False
-    drift_check = False
-    shadow_check = False
 
 
 class PromotionRequestFactory(factory.django.DjangoModelFactory):

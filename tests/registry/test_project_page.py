@@ -7,8 +7,7 @@ from django.utils import timezone
 from assessments.models import ScorecardSnapshot
 from monitoring import services as monitoring_services
 from monitoring.models import Alert
-from registry.promotions.models import PromotionRequest
-from tests.factories import ModelVersionFactory, ProjectFactory, RegisteredModelFactory
+from tests.factories import ModelVersionFactory, ProjectFactory, PromotionRequestFactory, RegisteredModelFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,13 +36,8 @@ def _alert(monitor, key, severity=Alert.Severity.WARNING):
 def _pending(project, engineer, alias):
     model = RegisteredModelFactory(name=f"model-{alias}", project=project)
     version = ModelVersionFactory(registered_model=model)
-    return PromotionRequest.objects.create(
-        registered_model=model,
-        model_version=version,
-        target_alias=alias,
-        version=version.version,
-        requested_by=engineer,
-        justification="Better recall",
+    return PromotionRequestFactory(
+        model_version=version, target_alias=alias, requested_by=engineer, justification="Better recall"
     )
 
 

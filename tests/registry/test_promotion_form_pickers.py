@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from registry.promotions.models import PromotionPolicy, PromotionRequest
-from tests.factories import ProjectFactory
+from registry.promotions.models import PromotionRequest
+from tests.factories import ProjectFactory, PromotionPolicyFactory
 
 from ..conftest import CHROMIUM, browser_page_as
 from .gate_support import default_policy, mirror_model
@@ -25,7 +25,7 @@ def models(private_project):
     default_policy(governed_aliases=["champion", "production"])
     visible = mirror_model("churn-classifier", project=private_project)
     hidden = mirror_model("secret-model", project=ProjectFactory(name="Elsewhere", visibility="private"))
-    PromotionPolicy.objects.create(registered_model=visible, governed_aliases=["champion", "shadow"])
+    PromotionPolicyFactory(registered_model=visible, governed_aliases=["champion", "shadow"])
     return visible, hidden
 
 

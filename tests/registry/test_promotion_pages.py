@@ -12,7 +12,7 @@ from registry.promotions.decisions import promotion_reject
 from registry.promotions.models import GateAlert, PromotionPolicy, PromotionRequest, PromotionState
 from registry.promotions.requests import promotion_request_create
 from registry.roles import Role
-from tests.factories import PromotionPolicyFactory, UserFactory
+from tests.factories import PromotionPolicyFactory, PromotionRequestFactory, UserFactory
 
 from .gate_support import default_policy, mirror_model
 
@@ -330,16 +330,11 @@ def test_the_navigation_shows_promotions_and_the_audit_log_to_the_roles_that_hol
 def test_the_model_page_offers_a_promotion_request_and_a_rollback_through_the_gate(client, engineer, reviewer):
     default_policy()
     model = mirror_model()
-    PromotionRequest.objects.create(
-        registered_model=model,
+    PromotionRequestFactory(
         model_version=model.versions.get(version=2),
-        target_alias="champion",
-        version=2,
         holder_version=1,
         requested_by=engineer,
-        justification="earlier",
         state=PromotionState.PROMOTED,
-        decided_at="2026-01-01T00:00Z",
         promoted_at="2026-01-01T00:00Z",
     )
     model.aliases = {"champion": 2}

@@ -20,7 +20,7 @@ from registry.promotions.requests import (
     rollback_target,
 )
 from registry.roles import Role
-from tests.factories import UserFactory
+from tests.factories import PromotionRequestFactory, UserFactory
 
 from .gate_support import SIGNATURE, default_policy, mirror_model
 
@@ -275,16 +275,11 @@ def test_policy_changes_are_admin_only_and_audited_with_before_and_after(model, 
 
 def test_a_rollback_points_the_alias_back_through_the_gate_with_a_single_approval(model, engineer, reviewer):
     default_policy(approvals_required=2)
-    PromotionRequest.objects.create(
-        registered_model=model,
+    PromotionRequestFactory(
         model_version=model.versions.get(version=2),
-        target_alias="champion",
-        version=2,
         holder_version=1,
         requested_by=engineer,
-        justification="earlier",
         state=PromotionState.PROMOTED,
-        decided_at="2026-01-01T00:00Z",
         promoted_at="2026-01-01T00:00Z",
     )
     model.aliases = {"champion": 2}
