@@ -1,6 +1,8 @@
 """The promotion gate's API: create, list/filter, read with checks, approve/reject, cancel, retry,
 and the audit log. Thin: serializers in and out, one service call per command."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -279,6 +281,13 @@ class AuditFilterIn(serializers.Serializer):
     action = serializers.CharField(required=False, allow_blank=True, default="")
     since = serializers.DateField(required=False, input_formats=["iso-8601"])
     until = serializers.DateField(required=False, input_formats=["iso-8601"])
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # Present but empty is an error, not "no limit": a script that lost its date must not get the whole log.
+        blank = {name: ["Not a YYYY-MM-DD date: empty."] for name in ("since", "until") if data.get(name) == ""}
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
 
 
 @extend_schema(
