@@ -210,6 +210,13 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         )
 
 
+class RunFilterIn(serializers.Serializer):
+    """The runs list's filters, checked: a status MLflow does not have is a 400 naming the field."""
+
+    experiment = serializers.CharField(required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=Run.Status.choices, required=False, allow_blank=True)
+
+
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Runs mirrored from MLflow, newest first; `?experiment=<mlflow id>` and `?status=` filter."""
 
@@ -224,9 +231,11 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     def get_queryset(self):  # noqa: ANN201 - DRF's signature
         runs = mirror_selectors.runs_visible_to(user=self.request.user).order_by("-start_time", "-pk")
-        if experiment := self.request.query_params.get("experiment"):
+        filters = RunFilterIn(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        if experiment := filters.validated_data.get("experiment"):
             runs = runs.filter(experiment__mlflow_id=experiment)
-        if run_status := self.request.query_params.get("status"):
+        if run_status := filters.validated_data.get("status"):
             runs = runs.filter(status=run_status)
         return runs
 

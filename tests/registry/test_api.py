@@ -220,3 +220,12 @@ def test_numbers_too_large_for_their_column_get_400_not_a_database_error(
     )
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
+
+
+@pytest.mark.django_db
+def test_a_runs_status_filter_mlflow_does_not_have_is_a_400_naming_the_field(client, engineer):
+    client.force_login(engineer)
+    refused = client.get("/api/v1/runs/?status=not-a-status")
+    assert refused.status_code == 400
+    assert "status" in refused.json()["error"]["fields"]
+    assert client.get("/api/v1/runs/?status=FINISHED&experiment=123").status_code == 200
