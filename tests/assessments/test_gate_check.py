@@ -1,7 +1,5 @@
 """The maturity check the promotion gate runs when a policy sets a minimum level."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from assessments.gate import maturity_gate_check, maturity_outcome
@@ -22,9 +20,21 @@ def test_no_minimum_is_not_applicable_and_a_model_without_a_project_fails():
 
 @pytest.mark.django_db
 def test_the_gate_check_scores_the_models_project_now():
+    from django.utils import timezone
+
+    from registry.models import ModelVersion, RegisteredModel
+    from registry.promotions.checks_run import GateCheckContext
+    from registry.promotions.models import PromotionPolicy
+
     project = ProjectFactory(name="Gated")
-    context = SimpleNamespace(
-        policy=SimpleNamespace(maturity_min_level=1), registered_model=SimpleNamespace(project=project)
+    model = RegisteredModel.objects.create(name="gated-now", project=project)
+    candidate = ModelVersion.objects.create(registered_model=model, version=1, created_at=timezone.now())
+    context = GateCheckContext(
+        registered_model=model,
+        candidate=candidate,
+        holder=None,
+        alias="champion",
+        policy=PromotionPolicy(maturity_min_level=1),  # unsaved: the gate's built-in defaults, with a minimum
     )
     outcome = maturity_gate_check(context)
     assert outcome.status is CheckStatus.FAILED
