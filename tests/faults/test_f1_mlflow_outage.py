@@ -88,7 +88,7 @@ def test_f1_an_mlflow_outage_right_after_an_approval_sets_each_alias_once_after_
         # 1. MLflow answers 500 from the moment the first request is approved.
         proxy.set_mode("error")
         assert _decide(client, reviewer, first, "approve", "good") == 200
-        wait_for(lambda: len(_failures(first)) >= 2, seconds=30, message="two attempts answered 500")
+        wait_for(lambda: len(_failures(first)) >= 2, timeout=30, message="two attempts answered 500")
 
         # 2. MLflow goes away: connections refused. Reviewers keep working meanwhile.
         proxy.set_mode("refuse")
@@ -104,7 +104,7 @@ def test_f1_an_mlflow_outage_right_after_an_approval_sets_each_alias_once_after_
         while time.monotonic() - down_at < OUTAGE_SECONDS:
             sweeps.append(promotion_outbox_sweep())  # as beat would, every minute
             time.sleep(2)
-        wait_for(lambda: len(_failures(first)) >= failed_before_outage + 2, seconds=30, message="refused attempts")
+        wait_for(lambda: len(_failures(first)) >= failed_before_outage + 2, timeout=30, message="refused attempts")
         assert PromotionRequest.objects.get(pk=first.pk).state == PromotionState.PROMOTING
 
         # 3. MLflow is back.
@@ -115,7 +115,7 @@ def test_f1_an_mlflow_outage_right_after_an_approval_sets_each_alias_once_after_
                 PromotionRequest.objects.filter(pk__in=[first.pk, second.pk], state=PromotionState.PROMOTED).count()
                 == 2
             ),
-            seconds=60,
+            timeout=60,
             message="both approved requests promoted after recovery",
         )
         recovered_in = time.monotonic() - back_at
