@@ -40,6 +40,7 @@ import requests
 from mlopsportal.demo.management.commands.runlocal import Command as RunLocal
 from tests.conftest import REPO_ROOT, child_environ, free_port, manage_py, stop_process_group
 from tests.monitoring.conftest import reference_frame
+from tests.waiting import wait_for
 
 from .loopback import observed
 
@@ -134,15 +135,6 @@ def _database(tmp_path: Path, suffix: str) -> tuple[str, Callable[[], None]]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return urlunparse(parsed._replace(path=f"/{name}")), drop
-
-
-def _wait(condition: Callable[[], object], *, seconds: float, message: Callable[[], str] | str) -> None:
-    """A bounded wait for an outcome, not a timing assertion."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(message() if callable(message) else message)
-        time.sleep(0.3)
 
 
 def _log(path: Path) -> str:
@@ -258,9 +250,9 @@ def _scenario(processes: Processes, env: dict[str, str], tmp_path: Path, request
         # row without guarding against a second worker doing the same at that moment, and the loser
         # exits (UNIQUE constraint failed: kombu_queue.name). Redis, the broker for more than one
         # worker (README: Scaling out), has no such step.
-        _wait(
+        wait_for(
             lambda name=name: " ready." in processes.log(name),
-            seconds=120,
+            timeout=120,
             message=lambda name=name: processes.log(name)[-3000:],
         )
     processes.start("beat", [*celery, "beat", "--loglevel", "DEBUG", "--schedule", str(tmp_path / "beat-schedule")])
@@ -273,9 +265,9 @@ def _scenario(processes: Processes, env: dict[str, str], tmp_path: Path, request
             return requests.get(f"{url}/api/v1/monitors/{monitor}/", headers=api, timeout=2).status_code == 200
         return False
 
-    _wait(
+    wait_for(
         lambda: all(up(n, u) for n, u in webs.items()) and all(" ready." in processes.log(n) for n in hosts),
-        seconds=120,
+        timeout=120,
         message=lambda: "\n".join(processes.log(n)[-1500:] for n in [*webs, *hosts]),
     )
     a, b = webs["web-a"], webs["web-b"]
@@ -352,13 +344,13 @@ def _scenario(processes: Processes, env: dict[str, str], tmp_path: Path, request
 
     # Beat keeps firing meanwhile: let it publish its 30 s heartbeat, then stop it while it sleeps
     # between ticks (a stop in the middle of a publish would lose that firing, not run it twice).
-    _wait(
+    wait_for(
         lambda: (
             count("monitoring.tasks.drift_run_execute", worker_tasks()[1]) >= DRIFT_REQUESTS
             and "registry.tasks.worker_heartbeat sent. id->" in processes.log("beat")
             and beat_between_ticks()
         ),
-        seconds=150,
+        timeout=150,
         message=lambda: f"drift deliveries not all handled, or no heartbeat: {worker_tasks()[1]}",
     )
     processes.stop("beat")
@@ -379,7 +371,7 @@ def _scenario(processes: Processes, env: dict[str, str], tmp_path: Path, request
             return False
         return received_ids <= set().union(*(finished[n] for n in hosts))
 
-    _wait(settled, seconds=120, message=lambda: f"tasks still running: {worker_tasks()}")
+    wait_for(settled, timeout=120, message=lambda: f"tasks still running: {worker_tasks()}")
     received, _, dropped = worker_tasks()
     for name in hosts:
         processes.stop(name)
