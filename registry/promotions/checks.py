@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from django.db import models  # TextChoices only: the checks never touch the database
-
 
 class CheckStatus(StrEnum):
     PASSED = "passed"
@@ -55,9 +53,17 @@ class CheckOutcome:
         return {"check": self.check, "status": self.status.value, "summary": self.summary, "details": self.details}
 
 
-class MetricDirection(models.TextChoices):
-    HIGHER_IS_BETTER = "higher", "Higher is better"
-    LOWER_IS_BETTER = "lower", "Lower is better"
+class MetricDirection(StrEnum):
+    HIGHER_IS_BETTER = "higher"
+    LOWER_IS_BETTER = "lower"
+
+    @property
+    def label(self) -> str:
+        return "Higher is better" if self is MetricDirection.HIGHER_IS_BETTER else "Lower is better"
+
+
+# For the policy's model field and form (the checks themselves import no Django).
+METRIC_DIRECTION_CHOICES = [(direction.value, direction.label) for direction in MetricDirection]
 
 
 def metric_check(

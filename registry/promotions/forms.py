@@ -7,7 +7,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 
-from registry.promotions.checks import MetricDirection
+from registry.promotions.checks import METRIC_DIRECTION_CHOICES
 from registry.promotions.models import PromotionPolicy
 
 # The shares the policy stores 0-1 are asked for in percent.
@@ -27,7 +27,7 @@ class PolicyForm(forms.Form):
     approver_users = forms.CharField(required=False)
     approver_group = forms.ModelChoiceField(queryset=Group.objects.order_by("name"), required=False)
     metric_name = forms.CharField(max_length=250, required=False)
-    metric_direction = forms.ChoiceField(choices=MetricDirection.choices)
+    metric_direction = forms.ChoiceField(choices=METRIC_DIRECTION_CHOICES)
     metric_tolerance = forms.FloatField(min_value=0, required=False)
     maturity_min_level = forms.IntegerField(min_value=0, max_value=2, required=False)
     signature_check = forms.BooleanField(required=False)

@@ -12,7 +12,7 @@ from django.db.models import F, Q, Value
 from django.urls import reverse
 
 from registry.models import ModelVersion, RegisteredModel
-from registry.promotions.checks import MetricDirection
+from registry.promotions.checks import METRIC_DIRECTION_CHOICES, MetricDirection
 
 
 def default_governed_aliases() -> list[str]:
@@ -34,7 +34,7 @@ class PromotionPolicy(models.Model):
     approver_group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     metric_name = models.CharField(max_length=250, blank=True, help_text="Empty: no metric check.")
     metric_direction = models.CharField(
-        max_length=6, choices=MetricDirection.choices, default=MetricDirection.HIGHER_IS_BETTER
+        max_length=6, choices=METRIC_DIRECTION_CHOICES, default=MetricDirection.HIGHER_IS_BETTER
     )
     metric_tolerance = models.FloatField(default=0.0)
     signature_check = models.BooleanField(default=True)
