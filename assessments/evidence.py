@@ -1,6 +1,6 @@
 """The facts automatic criteria look at, as plain frozen dataclasses.
 
-assessments/evidence_sources.py builds a ProjectEvidence from the registry mirror and the monitors;
+assessments/evidence_sources.py builds a ProjectEvidence from the registry mirror, the gate and the monitors;
 assessments/scoring/ judges it. Keeping the facts free of the ORM lets every check be tested in
 milliseconds and keeps the scorecard honest about what it looked at (links and the time span).
 """
@@ -99,7 +99,9 @@ class ProjectEvidence:
     monitors: tuple[MonitorFact, ...] = ()
     schema_mismatches: tuple[SchemaMismatchFact, ...] = ()
     retrains: tuple[RetrainFact, ...] = ()
-    # Which sources could be read: a missing source means "no evidence yet", not "not met".
+    # Which sources the facts come from. assessments/evidence_sources.py always reads all three (the
+    # apps are always installed; a source that breaks raises); facts built without a source (a test of
+    # one check) score the criteria that need it "no evidence yet", not "not met".
     sources: frozenset[str] = field(default_factory=frozenset)
 
     def serving_versions(self) -> tuple[VersionFact, ...]:
