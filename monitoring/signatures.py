@@ -12,7 +12,7 @@ from django.conf import settings
 
 from monitoring.schema import schema_from_signature
 from registry.errors import MlflowRejected, MlflowUnavailable
-from registry.mirror.sync import signature_from_mlmodel
+from registry.mirror.sync_fields import signature_from_mlmodel
 from registry.mlflow_client import MlflowRestClient
 
 logger = logging.getLogger(__name__)

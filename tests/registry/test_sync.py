@@ -3,7 +3,8 @@
 import pytest
 
 from registry.errors import MlflowUnavailable
-from registry.mirror.sync import signature_from_mlmodel, sync_execute
+from registry.mirror.sync import sync_execute
+from registry.mirror.sync_fields import signature_from_mlmodel
 from registry.mlflow_client import MlflowRestClient
 from registry.models import Experiment, MetricHistory, ModelVersion, RegisteredModel, Run, SyncRun
 from registry.signals import model_aliases_changed

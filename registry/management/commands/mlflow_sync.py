@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from registry.mirror.sync import KINDS, sync_execute
+from registry.mirror.sync import sync_execute
+from registry.mirror.sync_stages import KINDS
 from registry.models import SyncRun
 
 
