@@ -1,5 +1,5 @@
-"""The promotion gate's checks that monitoring answers, registered with the gate when both apps are
-installed.
+"""The promotion gate's checks that monitoring answers, registered with the gate when monitoring loads
+(monitoring/apps.py).
 
 drift: passes when no monitor of the model has an open critical drift alert: promoting while the
 data the model sees has moved away from its training data is exactly what the gate should stop.
@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from monitoring.models import Alert, Monitor, ShadowEvaluation
 from registry.promotions.checks import CheckOutcome, CheckStatus
+from registry.promotions.checks_run import GateCheckContext, gate_check_register
 
 
-def drift_gate_check(context: Any) -> CheckOutcome:
-    """`context` is the gate's GateCheckContext (registered_model, candidate, holder, alias, policy).
-    The details name every active monitor of the model and link its open critical drift alerts."""
+def drift_gate_check(context: GateCheckContext) -> CheckOutcome:
+    """The details name every active monitor of the model and link its open critical drift alerts."""
     model_name = context.registered_model.name
     monitors = list(Monitor.objects.filter(model_name=model_name, is_active=True).order_by("name"))
     if not monitors:
@@ -171,7 +171,7 @@ def shadow_outcome(
     return CheckOutcome("shadow", CheckStatus.PASSED, f"The candidate {compared}; it {accepted}.", details)
 
 
-def shadow_gate_check(context: Any) -> CheckOutcome:
+def shadow_gate_check(context: GateCheckContext) -> CheckOutcome:
     """GateCheck: reads the latest replay of this candidate against the alias's holder now."""
     from monitoring.shadow import shadow_evaluation_latest, shadow_is_fresh, shadow_monitor
 
@@ -258,9 +258,5 @@ def _ago(moment: datetime | None) -> str:
 
 
 def gate_register() -> None:
-    try:
-        from registry.promotions.checks_run import gate_check_register
-    except ImportError:  # the promotion gate is not installed in this build
-        return
     gate_check_register(name="drift", check=drift_gate_check)
     gate_check_register(name="shadow", check=shadow_gate_check)
