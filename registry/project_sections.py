@@ -1,8 +1,9 @@
 """Sections other apps add to a project's page.
 
-Registry reads no other app (the apps depend one way: docs/architecture.md), yet a project's page shows its maturity level (assessments)
-and its monitors and open alerts (monitoring). As with the gate's checks, those apps register what
-they show when they load; the page renders whatever is registered, in order, and never imports them.
+Registry reads no other app (the apps depend one way: docs/architecture.md), yet a project's page
+shows its maturity level (assessments) and its monitors and open alerts (monitoring). As with the
+gate's checks, those apps register what they show when they load; the page renders whatever is
+registered, in order, and never imports them.
 
 A section is a template and a function that reads its context for one project and viewer. Each
 function costs a fixed number of queries, so the page does too.
