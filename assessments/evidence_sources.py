@@ -1,8 +1,9 @@
 """Gatherers: build a ProjectEvidence from the registry mirror, the promotion gate and the monitors.
 
-The three apps are always installed (assessments reads registry and monitoring: docs/architecture.md), so their
-models are imported directly: a renamed field or model breaks the import or the query here, loudly,
-instead of turning criteria into "no evidence yet" and quietly dropping a project's level.
+The three apps are always installed (assessments reads registry and monitoring:
+docs/architecture.md), so their models are imported directly: a renamed field or model breaks the
+import or the query here, loudly, instead of turning criteria into "no evidence yet" and quietly
+dropping a project's level.
 """
 
 from collections.abc import Iterable
