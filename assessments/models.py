@@ -36,7 +36,9 @@ class Criterion(models.Model):
     guidance = models.TextField(help_text="What “met” looks like, and how to get there.")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     check_key = models.CharField(
-        max_length=64, blank=True, help_text="For automatic criteria: the check in assessments/scoring.py."
+        max_length=64,
+        blank=True,
+        help_text="For automatic criteria: the key of its check in assessments/scoring/checks/.",
     )
     position = models.PositiveSmallIntegerField(default=0, help_text="Order within the rubric.")
     active = models.BooleanField(default=True)
