@@ -246,6 +246,18 @@ def test_linking_to_a_project_one_is_not_a_member_of_is_refused(client, outsider
     assert 'name="project"' not in client.get("/experiments/91/").content.decode()
 
 
+def test_a_refused_link_says_the_services_reason_on_the_page_and_to_a_script(client, reviewer, private_project):
+    ExperimentFactory(mlflow_id="92")
+    client.force_login(reviewer)
+    refused = client.post("/experiments/92/project/", {"project": private_project.pk})
+    assert refused.status_code == 403
+    assert "Only engineers of both projects, or an admin, can move this link." in refused.content.decode()
+    scripted = client.post(
+        "/experiments/92/project/", {"project": private_project.pk}, headers={"Accept": "application/json"}
+    )
+    assert scripted.status_code == 403 and "Only engineers of both projects" in scripted.json()["error"]["message"]
+
+
 def test_the_openapi_schema_documents_the_mirror_endpoints(client, engineer):
     client.force_login(engineer)
     paths = client.get("/api/v1/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}).json()["paths"]
