@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from registry import api
 from registry.mirror import api as mirror_api
+from registry.promotions.api import promotion_api_urlpatterns
 
 router = SimpleRouter()
 router.register("projects", api.ProjectViewSet, basename="project")
@@ -14,9 +15,5 @@ urlpatterns = [
     path("me/", api.MeView.as_view(), name="me"),
     path("sync/", mirror_api.SyncStatusView.as_view(), name="sync-status"),
     *router.urls,
+    *promotion_api_urlpatterns,  # the promotion gate's
 ]
-
-# The promotion gate's endpoints (registry/promotions/api.py).
-from registry.promotions.api import promotion_api_urlpatterns  # noqa: E402
-
-urlpatterns += promotion_api_urlpatterns

@@ -3,6 +3,7 @@ from django.urls import path
 from registry import views
 from registry.mirror import views as mirror_views
 from registry.mirror import webhooks
+from registry.promotions.urls import promotion_urlpatterns
 
 app_name = "registry"
 
@@ -25,9 +26,5 @@ urlpatterns = [
     path("mlflow/sync/now/", mirror_views.sync_now, name="sync_now"),
     path("profile/", views.profile, name="profile"),
     path("profile/token/", views.api_token_rotate, name="api_token_rotate"),
+    *promotion_urlpatterns,  # the promotion gate's
 ]
-
-# The promotion gate's pages (registry/promotions/urls.py).
-from registry.promotions.urls import promotion_urlpatterns  # noqa: E402
-
-urlpatterns += promotion_urlpatterns
