@@ -75,8 +75,10 @@ def build_world() -> World:
     from django.contrib.contenttypes.models import ContentType
 
     from assessments.models import AnswerStatus, AttestedAnswer, Criterion
-    from monitoring import services as monitoring_services
     from monitoring.models import Alert, ShadowEvaluation
+    from monitoring.services.ingest_tokens import ingest_token_create
+    from monitoring.services.monitors import monitor_create
+    from monitoring.services.notifications import channel_add
     from registry.models import Experiment
     from registry.promotions.models import GateAlert, PromotionRequest
     from registry.roles import Role
@@ -114,7 +116,7 @@ def build_world() -> World:
     gate_alert = GateAlert.objects.create(
         kind=GateAlert.Kind.BYPASS, registered_model=model, alias="champion", message="moved outside the gate"
     )
-    monitor = monitoring_services.monitor_create(
+    monitor = monitor_create(
         actor=None,
         project=project,
         name="pilot-monitor",
@@ -122,8 +124,8 @@ def build_world() -> World:
         alias="champion",
         expected_schema=[{"name": "x", "type": "double", "required": True}],
     )
-    token = monitoring_services.ingest_token_create(actor=None, monitor=monitor, name="serving")
-    channel = monitoring_services.channel_add(actor=None, monitor=monitor, kind="email", target="team@pilot.example")
+    token = ingest_token_create(actor=None, monitor=monitor, name="serving")
+    channel = channel_add(actor=None, monitor=monitor, kind="email", target="team@pilot.example")
     alert = Alert.objects.create(
         monitor=monitor, kind=Alert.Kind.VOLUME, dedupe_key=f"m{monitor.pk}-volume", title="Few rows"
     )

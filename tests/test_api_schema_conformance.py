@@ -19,9 +19,12 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from monitoring import jobs
-from monitoring import services as monitoring_services
 from monitoring.models import DriftRun
+from monitoring.services.batches import batch_ingest
+from monitoring.services.drift_runs import drift_run_now
+from monitoring.services.ingest_tokens import ingest_token_create
+from monitoring.services.monitors import monitor_create
+from monitoring.services.references import reference_upload
 from registry.promotions.requests import promotion_request_create
 from registry.roles import Role
 from registry.services import api_token_rotate
@@ -89,23 +92,19 @@ def _throwaway_data(tmp_path: Path) -> dict:
         requester=engineer, model_name=model.name, version=2, target_alias="champion", justification="nightly run"
     )
 
-    monitor = monitoring_services.monitor_create(
+    monitor = monitor_create(
         actor=None, project=project, name="churn-champion", model_name=model.name, expected_schema=SCHEMA
     )
-    monitoring_services.reference_upload(
-        actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame(2000)), fmt="parquet"
-    )
+    reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame(2000)), fmt="parquet")
     window = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     shifted = reference_frame(2000, seed=3)
     shifted["feature_a"] = shifted["feature_a"] + 2
-    monitoring_services.batch_ingest(
-        monitor=monitor, body=to_parquet(shifted), fmt="parquet", received_at=window + timedelta(minutes=5)
-    )
-    jobs.drift_run_now(monitor=monitor, window_start=window, trigger=DriftRun.Trigger.COMMAND)
-    ingest = monitoring_services.ingest_token_create(actor=None, monitor=monitor, name="schemathesis")
+    batch_ingest(monitor=monitor, body=to_parquet(shifted), fmt="parquet", received_at=window + timedelta(minutes=5))
+    drift_run_now(monitor=monitor, window_start=window, trigger=DriftRun.Trigger.COMMAND)
+    ingest = ingest_token_create(actor=None, monitor=monitor, name="schemathesis")
     # The token schemathesis may revoke is another one: revoking the one it posts batches with would
     # leave the ingest endpoint answering 401 for the rest of the run.
-    revocable = monitoring_services.ingest_token_create(actor=None, monitor=monitor, name="revocable")
+    revocable = ingest_token_create(actor=None, monitor=monitor, name="revocable")
 
     from assessments.models import Criterion
 

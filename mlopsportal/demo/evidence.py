@@ -123,8 +123,9 @@ def _fraud_mlflow(tracking_uri: str) -> None:
 
 
 def _fraud_portal(project: Project, *, now: datetime) -> None:
-    from monitoring import services as monitoring_services
     from monitoring.models import Monitor, NotificationChannel
+    from monitoring.services.batches import batch_ingest
+    from monitoring.services.monitors import monitor_create
 
     Experiment = apps.get_model("registry", "Experiment")
     RegisteredModel = apps.get_model("registry", "RegisteredModel")
@@ -132,7 +133,7 @@ def _fraud_portal(project: Project, *, now: datetime) -> None:
     RegisteredModel.objects.filter(name=FRAUD_MODEL, project__isnull=True).update(project=project)
     monitor = Monitor.objects.filter(project=project, model_name=FRAUD_MODEL).first()
     if monitor is None:
-        monitor = monitoring_services.monitor_create(
+        monitor = monitor_create(
             actor=None,
             project=project,
             name="fraud-scorer in production",
@@ -148,7 +149,7 @@ def _fraud_portal(project: Project, *, now: datetime) -> None:
     )
     yesterday = now - timedelta(days=1)
     rows = [{"amount": 20.0 + i * 3.5, "merchant_risk": (i % 10) / 10} for i in range(200)]
-    monitoring_services.batch_ingest(
+    batch_ingest(
         monitor=monitor,
         body=json.dumps(rows).encode(),
         fmt="json",

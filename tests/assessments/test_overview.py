@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from assessments.models import AnswerStatus, AttestedAnswer, Criterion
-from monitoring import services as monitoring_services
 from monitoring.models import Alert
+from monitoring.services.monitors import monitor_create
 from registry.models import SyncRun, WorkerHeartbeat
 from registry.promotions.models import PromotionRequest, PromotionState
 from tests.factories import ModelVersionFactory, ProjectFactory, RegisteredModelFactory
@@ -39,7 +39,7 @@ def trouble(engineer):
         decided_at=now - timedelta(minutes=20),
         reason="MLflow refused the alias: permission denied",
     )
-    monitor = monitoring_services.monitor_create(
+    monitor = monitor_create(
         actor=None, project=project, name="pilot-watch", model_name="pilot-model", alias="champion", expected_schema=[]
     )
     Alert.objects.create(

@@ -2,7 +2,8 @@
 
 import pytest
 
-from monitoring import services
+from monitoring.services.monitors import monitor_create
+from monitoring.services.references import reference_upload
 from tests.factories import ProjectFactory
 
 # The monitoring tests' storage in a temporary directory (autouse there, and so here).
@@ -13,8 +14,8 @@ from tests.monitoring.conftest import SCHEMA, monitoring_storage, reference_fram
 def monitor(engineer):
     project = ProjectFactory(name="Faults")
     project.memberships.create(user=engineer, role="lead")
-    monitor = services.monitor_create(
+    monitor = monitor_create(
         actor=None, project=project, name="faults", model_name="churn", alias="champion", expected_schema=SCHEMA
     )
-    services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
+    reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
     return monitor

@@ -19,10 +19,10 @@ __all__ = ["app"]
 
 @worker_process_init.connect
 def _wait_to_be_killed_in_the_middle(**_: object) -> None:
-    from monitoring.services import drift_runs as jobs
+    from monitoring.services import drift_runs
 
     hook_dir = Path(os.environ["PORTAL_FAULT_HOOK_DIR"])
-    alerts_for_run = jobs._alerts_for_run
+    alerts_for_run = drift_runs._alerts_for_run
 
     def alerts_then_wait(run, *args, **kwargs) -> None:
         alerts_for_run(run, *args, **kwargs)
@@ -32,4 +32,4 @@ def _wait_to_be_killed_in_the_middle(**_: object) -> None:
             print(f"in the middle of run {run.pk}, attempt {run.attempts}", flush=True)
             time.sleep(120)  # the test kills this process long before
 
-    jobs._alerts_for_run = alerts_then_wait
+    drift_runs._alerts_for_run = alerts_then_wait

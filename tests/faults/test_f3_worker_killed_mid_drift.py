@@ -23,9 +23,10 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from monitoring import jobs, services
 from monitoring.models import Alert, DriftRun, FeatureDriftResult, InferenceBatch
-from monitoring.tasks import drift_run_execute
+from monitoring.services.batches import batch_bin, batch_ingest
+from monitoring.services.drift_runs import drift_run_prepare
+from monitoring.tasks import drift_run_execute_task
 from tests.conftest import REPO_ROOT, child_environ, stop_process_group
 from tests.monitoring.conftest import reference_frame, to_parquet
 from tests.waiting import wait_for
@@ -80,7 +81,7 @@ def test_f3_a_worker_killed_in_the_middle_of_drift_jobs_20_times_leaves_one_resu
     app.conf.task_default_queue = celery_queue  # this process's tasks go to the worker's queue only
     windows = KILLED_TWICE + POISON
     for day in range(windows):
-        services.batch_ingest(
+        batch_ingest(
             monitor=monitor,
             body=to_parquet(_shifted(seed=day + 1)),
             fmt="parquet",
@@ -88,9 +89,9 @@ def test_f3_a_worker_killed_in_the_middle_of_drift_jobs_20_times_leaves_one_resu
             received_at=FIRST_DAY + timedelta(days=day, hours=3),
         )
     for batch in InferenceBatch.objects.all():  # binned on arrival, as a worker would
-        services.batch_bin(batch_id=batch.pk)
+        batch_bin(batch_id=batch.pk)
     runs = [
-        jobs.drift_run_prepare(monitor=monitor, window_start=FIRST_DAY + timedelta(days=day), trigger="schedule")
+        drift_run_prepare(monitor=monitor, window_start=FIRST_DAY + timedelta(days=day), trigger="schedule")
         for day in range(windows)
     ]
     killed_twice, poison = runs[:KILLED_TWICE], runs[KILLED_TWICE:]
@@ -104,7 +105,7 @@ def test_f3_a_worker_killed_in_the_middle_of_drift_jobs_20_times_leaves_one_resu
     kills: list[tuple[int, int]] = []
     try:
         for run in runs:
-            drift_run_execute.delay(run.pk)
+            drift_run_execute_task.delay(run.pk)
 
         def settled() -> bool:
             for marker in hook_dir.glob("computing-*"):

@@ -17,9 +17,12 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from mlopsportal.celery import app
-from monitoring import jobs, services
 from monitoring.models import DriftRun, InferenceBatch
-from monitoring.tasks import lost_work_sweep
+from monitoring.services.alerts import alert_raise
+from monitoring.services.ingest_tokens import ingest_token_create
+from monitoring.services.lost_work import LostWork, lost_work
+from monitoring.services.notifications import channel_add
+from monitoring.tasks import lost_work_sweep_task
 from tests.conftest import free_port
 from tests.monitoring.conftest import reference_frame
 from tests.waiting import wait_for
@@ -83,7 +86,7 @@ def test_with_the_broker_down_requests_answer_and_their_work_runs_once_it_is_bac
     client, engineer, monitor, own_broker, settings, celery_queue
 ):
     settings.MONITORING_LOST_WORK_AFTER_SECONDS = 0  # the sweep takes work as soon as it is recorded
-    ingest_key = services.ingest_token_create(actor=None, monitor=monitor, name="serving").key
+    ingest_key = ingest_token_create(actor=None, monitor=monitor, name="serving").key
     client.force_login(engineer)
     own_broker.stop()
 
@@ -102,11 +105,11 @@ def test_with_the_broker_down_requests_answer_and_their_work_runs_once_it_is_bac
     batch = InferenceBatch.objects.get()
     run = DriftRun.objects.get(pk=drift_answer.json()["id"])
     assert (batch.status, run.status) == (InferenceBatch.Status.RECEIVED, DriftRun.Status.QUEUED)
-    lost = jobs.lost_work()
+    lost = lost_work()
     assert (lost.batches, lost.drift_runs) == ([batch.pk], [run.pk])
 
     own_broker.start()
-    lost_work_sweep()  # what beat runs every minute
+    lost_work_sweep_task()  # what beat runs every minute
     with start_worker(
         app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING", queues=[celery_queue]
     ):
@@ -122,7 +125,7 @@ def test_with_the_broker_down_requests_answer_and_their_work_runs_once_it_is_bac
         )
 
     assert DriftRun.objects.get(pk=run.pk).rows == 200
-    assert jobs.lost_work() == jobs.LostWork([], [], [], [], [])  # nothing is sent twice
+    assert lost_work() == LostWork([], [], [], [], [])  # nothing is sent twice
     print(
         f"\nF4 broker down: batch 201, run-drift 202, monitor page 200 in {outage_seconds:.1f} s "
         f"(publishes gave up); after Redis returned the sweep sent 1 batch and 1 drift run, both done"
@@ -134,28 +137,28 @@ def test_the_sweep_finds_every_kind_of_work_that_never_started_and_nothing_that_
     from monitoring.models import Alert, Notification, RetrainEvent, RetrainTrigger
 
     settings.MONITORING_LOST_WORK_AFTER_SECONDS = 0
-    channel = services.channel_add(actor=None, monitor=monitor, kind="webhook", target="http://127.0.0.1:9/hook")
-    alert, _ = services.alert_raise(
+    channel = channel_add(actor=None, monitor=monitor, kind="webhook", target="http://127.0.0.1:9/hook")
+    alert, _ = alert_raise(
         monitor=monitor, kind=Alert.Kind.VOLUME, key_suffix="lost", severity=Alert.Severity.WARNING, title="Volume"
     )
     trigger = RetrainTrigger.objects.create(monitor=monitor, url="http://127.0.0.1:9/run")
     event = RetrainEvent.objects.create(trigger=trigger, monitor=monitor, reason="manual", payload={})
-    muted_channel_alert, _ = services.alert_raise(
+    muted_channel_alert, _ = alert_raise(
         monitor=monitor, kind=Alert.Kind.VOLUME, key_suffix="muted", severity=Alert.Severity.WARNING, title="Other"
     )
     Alert.objects.filter(pk=muted_channel_alert.pk).update(status=Alert.Status.RESOLVED)
 
-    lost = jobs.lost_work()
+    lost = lost_work()
     assert (lost.alerts, lost.retrain_events) == ([alert.pk], [event.pk])
 
     notification = Notification.objects.create(alert=alert, channel=channel)
-    lost = jobs.lost_work()
+    lost = lost_work()
     assert (lost.alerts, lost.notifications) == ([], [notification.pk])  # created, never attempted
 
     Notification.objects.filter(pk=notification.pk).update(attempts=1)
     RetrainEvent.objects.filter(pk=event.pk).update(attempts=1)
-    assert jobs.lost_work() == jobs.LostWork([], [], [], [], [])  # attempted: their own retries own them
+    assert lost_work() == LostWork([], [], [], [], [])  # attempted: their own retries own them
 
     settings.MONITORING_LOST_WORK_AFTER_SECONDS = 120
     Notification.objects.filter(pk=notification.pk).update(attempts=0)
-    assert jobs.lost_work().notifications == []  # too recent: its task may still be on its way
+    assert lost_work().notifications == []  # too recent: its task may still be on its way

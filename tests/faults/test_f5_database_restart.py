@@ -34,14 +34,15 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 PG_BIN = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1:]), "")
 SETUP = """
 import json
-from monitoring import services
+from monitoring.services.ingest_tokens import ingest_token_create
+from monitoring.services.monitors import monitor_create
 from registry.services import api_token_rotate
 from tests.factories import ProjectFactory, UserFactory
 from tests.monitoring.conftest import SCHEMA
 admin = UserFactory(username="ops", is_staff=True, is_superuser=True)
-monitor = services.monitor_create(actor=None, project=ProjectFactory(name="F5"), name="f5", model_name="churn",
-                                  alias="champion", expected_schema=SCHEMA)
-print(json.dumps({"monitor": monitor.pk, "ingest": services.ingest_token_create(actor=None, monitor=monitor).key,
+monitor = monitor_create(actor=None, project=ProjectFactory(name="F5"), name="f5", model_name="churn",
+                         alias="champion", expected_schema=SCHEMA)
+print(json.dumps({"monitor": monitor.pk, "ingest": ingest_token_create(actor=None, monitor=monitor).key,
                   "api": api_token_rotate(user=admin)}))
 """
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from monitoring import services
 from monitoring.models import Alert, InferenceBatch
+from monitoring.services.ingest_tokens import ingest_token_create
 from tests.monitoring.conftest import reference_frame
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
@@ -48,7 +48,7 @@ def files_in(where: Path) -> list[Path]:
 def test_a_full_then_read_only_batch_store_refuses_batches_whole_and_raises_one_alert_per_cause(
     client, monitor, small_disk
 ):
-    key = services.ingest_token_create(actor=None, monitor=monitor, name="serving").key
+    key = ingest_token_create(actor=None, monitor=monitor, name="serving").key
 
     def post(rows: int):
         return client.post(

@@ -8,8 +8,9 @@ the attempts and the timeout. When the webhook answers again, the next attempt d
 
 import pytest
 
-from monitoring import jobs, services
 from monitoring.models import Alert, Notification, NotificationChannel, RetrainEvent, RetrainTrigger
+from monitoring.services.alerts import alert_raise
+from monitoring.services.retrain import retrain_request
 from monitoring.tasks import NOTIFICATION_MAX_RETRIES, RETRAIN_MAX_RETRIES
 from tests.waiting import wait_for
 
@@ -29,10 +30,10 @@ def test_f7_hanging_webhook_and_pipeline_calls_time_out_retry_with_backoff_and_s
     with hanging_endpoint() as webhook, hanging_endpoint() as pipeline:
         NotificationChannel.objects.create(monitor=monitor, kind="webhook", target=f"{webhook.url}/hook")
         RetrainTrigger.objects.create(monitor=monitor, url=f"{pipeline.url}/apis/v2beta1/runs", cooldown_hours=24)
-        services.alert_raise(  # queues the notification on the worker, as a drift job's alert does
+        alert_raise(  # queues the notification on the worker, as a drift job's alert does
             monitor=monitor, kind=Alert.Kind.VOLUME, key_suffix="", severity="warning", title="Volume dropped"
         )
-        event = jobs.retrain_request(monitor=monitor, run=None, reason=RetrainEvent.Reason.MANUAL, actor=engineer)
+        event = retrain_request(monitor=monitor, run=None, reason=RetrainEvent.Reason.MANUAL, actor=engineer)
 
         def notification() -> Notification:  # created by the worker's alert_notify
             return Notification.objects.filter(channel__monitor=monitor).first() or Notification(attempts=0)
@@ -97,7 +98,7 @@ def test_f7_a_pipeline_that_trickles_its_answer_is_given_up_at_the_timeout_too(
     with hanging_endpoint() as pipeline:
         pipeline.mode = "trickle"
         RetrainTrigger.objects.create(monitor=monitor, url=f"{pipeline.url}/apis/v2beta1/runs", cooldown_hours=24)
-        event = jobs.retrain_request(monitor=monitor, run=None, reason=RetrainEvent.Reason.MANUAL, actor=engineer)
+        event = retrain_request(monitor=monitor, run=None, reason=RetrainEvent.Reason.MANUAL, actor=engineer)
         wait_for(
             lambda: "gave up" in RetrainEvent.objects.get(pk=event.pk).response_body,
             timeout=90,

@@ -53,18 +53,20 @@ PASSWORD = f"scale-{uuid.uuid4().hex}"
 
 SETUP = f"""
 import json
-from monitoring import services
+from monitoring.services.ingest_tokens import ingest_token_create
+from monitoring.services.monitors import monitor_create
+from monitoring.services.references import reference_upload
 from registry.services import api_token_rotate
 from tests.factories import ProjectFactory, UserFactory
 from tests.monitoring.conftest import SCHEMA, reference_frame, to_parquet
 admin = UserFactory(username="ops", is_staff=True, is_superuser=True)
 admin.set_password({PASSWORD!r})
 admin.save()
-monitor = services.monitor_create(actor=None, project=ProjectFactory(name="Scale"), name="scale", model_name="churn",
-                                  alias="champion", expected_schema=SCHEMA)
-services.reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
+monitor = monitor_create(actor=None, project=ProjectFactory(name="Scale"), name="scale", model_name="churn",
+                         alias="champion", expected_schema=SCHEMA)
+reference_upload(actor=None, monitor_id=monitor.pk, body=to_parquet(reference_frame()), fmt="parquet")
 print(json.dumps({{"monitor": monitor.pk, "admin": admin.pk,
-                  "ingest": services.ingest_token_create(actor=None, monitor=monitor).key,
+                  "ingest": ingest_token_create(actor=None, monitor=monitor).key,
                   "api": api_token_rotate(user=admin)}}))
 """
 
