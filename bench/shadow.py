@@ -1,4 +1,4 @@
-"""Shadow replay against a floor, measured in one run (monitoring/shadow_replay.py).
+"""Shadow replay against a floor, measured in one run (monitoring/shadow/replay.py).
 
 Starts a throwaway MLflow server (SQLite backend, one worker), trains two scikit-learn models on
 synthetic data (a LogisticRegression and a small RandomForest) and registers them there with
@@ -36,7 +36,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mlopsportal.demo.mlflow_server import mlflow_server_running
-from monitoring.shadow_replay import BatchSample, ReplayLimits, model_download, replay
+from monitoring.shadow.replay import BatchSample, ReplayLimits, model_download, replay
 
 FEATURES = 25
 

@@ -297,7 +297,7 @@ MONITORING_LOST_WORK_AFTER_SECONDS = env.float("PORTAL_MONITORING_LOST_WORK_AFTE
 # a window not finished after this many attempts is stopped as failed instead of retried for ever.
 DRIFT_RUN_LOST_WORKER_RETRY_DELAY = env.float("PORTAL_DRIFT_RUN_LOST_WORKER_RETRY_DELAY", default=10.0)
 DRIFT_RUN_MAX_ATTEMPTS = env.int("PORTAL_DRIFT_RUN_MAX_ATTEMPTS", default=3)
-# Shadow evaluation (monitoring/shadow.py): before a promotion is decided, the candidate and the
+# Shadow evaluation (monitoring/shadow/evaluations.py): before a promotion is decided, the candidate and the
 # alias's holder are run on a sample of what production sent the model's monitor over the last
 # SHADOW_DAYS days (at most SHADOW_MAX_ROWS rows, spread evenly over the days), each in a child
 # process with no secrets in its environment, SHADOW_SECONDS and SHADOW_MEMORY_MB at most. The jobs
@@ -306,7 +306,7 @@ SHADOW_DAYS = env.int("PORTAL_SHADOW_DAYS", default=7)
 SHADOW_MAX_ROWS = env.int("PORTAL_SHADOW_MAX_ROWS", default=20_000)
 SHADOW_SECONDS = env.float("PORTAL_SHADOW_SECONDS", default=120.0)
 SHADOW_MEMORY_MB = env.int("PORTAL_SHADOW_MEMORY_MB", default=4096)
-# The interpreter each model runs in (monitoring/shadow_envs.py): "local", the worker's own, or
+# The interpreter each model runs in (monitoring/shadow/environments.py): "local", the worker's own, or
 # "uv", a virtualenv built from the model's logged requirements by MLflow's environment handling,
 # kept under SHADOW_ENV_DIR and reused for the same requirements; a build gets SHADOW_ENV_BUILD_SECONDS.
 SHADOW_ENV_MANAGER = env("PORTAL_SHADOW_ENV_MANAGER", default="local")

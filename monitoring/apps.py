@@ -12,10 +12,10 @@ class MonitoringConfig(AppConfig):
 
         gate_register()
 
-        from monitoring.shadow import on_promotion_requested
+        from monitoring.shadow.evaluations import on_promotion_requested
         from registry.signals import promotion_requested
 
-        promotion_requested.connect(on_promotion_requested, dispatch_uid="monitoring.shadow")
+        promotion_requested.connect(on_promotion_requested, dispatch_uid="monitoring.shadow.evaluations")
 
         # The project page shows the project's monitors and open alerts; registry never imports us.
         from monitoring.project_section import TEMPLATE, project_monitoring

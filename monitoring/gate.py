@@ -3,7 +3,7 @@
 
 drift: passes when no monitor of the model has an open critical drift alert: promoting while the
 data the model sees has moved away from its training data is exactly what the gate should stop.
-shadow: the candidate and the current holder replayed on the rows production sent (shadow.py): the
+shadow: the candidate and the current holder replayed on the rows production sent (shadow/evaluations.py): the
 candidate must accept production's inputs and agree with the holder within the policy's limits."""
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def shadow_outcome(
 
 def shadow_gate_check(context: GateCheckContext) -> CheckOutcome:
     """GateCheck: reads the latest replay of this candidate against the alias's holder now."""
-    from monitoring.shadow import shadow_evaluation_latest, shadow_is_fresh, shadow_monitor
+    from monitoring.shadow.evaluations import shadow_evaluation_latest, shadow_is_fresh, shadow_monitor
 
     model_name = context.registered_model.name
     holder_version = context.holder.version if context.holder is not None else None

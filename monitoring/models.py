@@ -509,7 +509,7 @@ class RetrainEvent(models.Model):
 
 class ShadowEvaluation(models.Model):
     """A candidate version and the alias's current holder run on a sample of the rows production
-    sent to one of the model's monitors (monitoring/shadow.py). A fact about two versions and that
+    sent to one of the model's monitors (monitoring/shadow/evaluations.py). A fact about two versions and that
     traffic: the gate's "shadow" check reads the latest one for the versions it is asked about."""
 
     class Status(models.TextChoices):
@@ -531,7 +531,7 @@ class ShadowEvaluation(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     # {"rows", "batches", "days", "from", "to", "days_back", "max_rows"}: what was replayed
     sample = models.JSONField(default=dict, blank=True)
-    results = models.JSONField(default=dict, blank=True)  # see monitoring/shadow.py shadow_results
+    results = models.JSONField(default=dict, blank=True)  # see monitoring/shadow/evaluations.py shadow_results
     error = models.TextField(blank=True)  # why it could not run (the portal's side, not the model's)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from celery import Task, shared_task
 from django.conf import settings
 
-from monitoring import shadow
 from monitoring.models import InferenceBatch
 from monitoring.services import batches, delivery, drift_runs, lost_work, notifications, retrain
+from monitoring.shadow import evaluations as shadow
 
 logger = logging.getLogger(__name__)
 

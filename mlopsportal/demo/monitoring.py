@@ -180,7 +180,7 @@ def demo_shadow_step() -> None:
     """The story's pending requests get their shadow evaluation on the churn monitor's last week,
     run here rather than left to a worker. A replay older than the check's freshness limit (a demo
     loaded days ago) is run again."""
-    from monitoring import shadow
+    from monitoring.shadow import evaluations as shadow
     from registry.promotions.models import PromotionRequest, PromotionState
 
     pending = PromotionRequest.objects.filter(

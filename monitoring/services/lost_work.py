@@ -11,7 +11,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from mlopsportal.dispatch import send_now
-from monitoring import shadow
 from monitoring.models import (
     Alert,
     DriftRun,
@@ -19,6 +18,7 @@ from monitoring.models import (
     Notification,
     RetrainEvent,
 )
+from monitoring.shadow import evaluations as shadow
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import selectors, shadow
-from monitoring.shadow_charts import shadow_figures
+from monitoring import selectors
+from monitoring.shadow import evaluations as shadow
+from monitoring.shadow.charts import shadow_figures
 from registry.access import member_may, model_named
 from registry.errors import PermissionDenied, PortalError
 from registry.live import action_queued, action_refused, wants_json

@@ -40,7 +40,7 @@ class PromotionPolicy(models.Model):
     signature_check = models.BooleanField(default=True)
     drift_check = models.BooleanField(default=True)
     # The shadow evaluation: candidate and holder replayed on the rows production sent to the
-    # model's monitor (monitoring/shadow.py). Shares are 0-1.
+    # model's monitor (monitoring/shadow/evaluations.py). Shares are 0-1.
     shadow_check = models.BooleanField(default=True)
     shadow_max_rejected_share = models.FloatField(
         default=0.0, help_text="Share of production rows the candidate may refuse (0: none)."

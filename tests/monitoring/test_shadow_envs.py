@@ -1,4 +1,4 @@
-"""The interpreter a shadow replay runs a model in (monitoring/shadow_envs.py): the worker's own, or a
+"""The interpreter a shadow replay runs a model in (monitoring/shadow/environments.py): the worker's own, or a
 virtualenv uv builds from the model's logged requirements with MLflow's environment handling.
 
 The model here pins six==1.16.0 while this Python has another six, and predicts the version it
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import six
 
-from monitoring.shadow_envs import COMPLETE_MARK, ModelEnvironments, build_environment
-from monitoring.shadow_replay import BatchSample, ModelReplay, ReplayLimits, model_download, replay
+from monitoring.shadow.environments import COMPLETE_MARK, ModelEnvironments, build_environment
+from monitoring.shadow.replay import BatchSample, ModelReplay, ReplayLimits, model_download, replay
 from registry.mlflow_client import mlflow_fluent_at
 
 LIMITS = ReplayLimits(seconds=120, memory_mb=4096)

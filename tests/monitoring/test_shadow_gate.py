@@ -21,10 +21,10 @@ from django.utils import timezone
 from mlflow.models import infer_signature
 
 from mlopsportal.demo.mlflow_content import sklearn_model_log
-from monitoring import shadow
 from monitoring.gate import shadow_outcome
 from monitoring.models import ShadowEvaluation
 from monitoring.services import batches, monitors, references
+from monitoring.shadow import evaluations as shadow
 from registry.mlflow_client import mlflow_fluent_at
 from registry.promotions.checks import CheckStatus
 from registry.promotions.checks_run import checks_now

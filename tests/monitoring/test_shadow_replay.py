@@ -1,5 +1,5 @@
 """Shadow replay with real models: registered in the session's MLflow server, downloaded here and run
-in child processes started for them (monitoring/shadow_replay.py, monitoring/shadow_child.py).
+in child processes started for them (monitoring/shadow/replay.py, monitoring/shadow/child.py).
 
 The models are registered and downloaded once for the module; every replay starts real Python
 processes (3-4 s each), so each test runs as few as its point needs."""
@@ -20,7 +20,7 @@ from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
 from mlopsportal.demo.mlflow_content import sklearn_model_log
-from monitoring.shadow_replay import BatchSample, ReplayLimits, model_download, replay
+from monitoring.shadow.replay import BatchSample, ReplayLimits, model_download, replay
 from registry.mlflow_client import mlflow_fluent_at
 
 FEATURES = ["f0", "f1", "f2", "f3"]

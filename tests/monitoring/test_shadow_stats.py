@@ -11,8 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as sk
 
-from monitoring import shadow_stats
-from monitoring.shadow_stats import (
+from monitoring.shadow import stats as shadow_stats
+from monitoring.shadow.stats import (
     METRICS,
     class_agreement,
     metric_comparison,

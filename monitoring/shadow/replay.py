@@ -5,7 +5,7 @@ Before a reviewer approves moving a serving alias to a candidate version, the ca
 alias's current holder are run on a sample of stored inference batches. Loading an MLflow model
 runs code chosen by whoever registered it (pickles, a PythonModel's load_context, code paths), so
 this process never loads one: `model_download` fetches the artifacts here, where the MLflow
-credentials are, and `replay` starts `shadow_child.py` once per model, one after the other.
+credentials are, and `replay` starts `child.py` once per model, one after the other.
 
 What the child gets, and what that buys:
 
@@ -33,7 +33,7 @@ as a separate user without access to those files, or in a container without netw
 also writes its own result files, so a model written to deceive can misreport its own results.
 
 The interpreter is the worker's own (MLflow's `env_manager="local"`), or a virtualenv built from
-the model's logged requirements (`"uv"`): see `shadow_envs`. Under "local", the requirement pins
+the model's logged requirements (`"uv"`): see `environments`. Under "local", the requirement pins
 the model was logged with that this Python does not satisfy (by MLflow's own check) are listed in
 `ModelReplay.notes`, so a difference in predictions can be read against them.
 
@@ -58,9 +58,9 @@ from typing import Any
 
 import pandas as pd
 
-from monitoring.shadow_envs import EnvironmentUnavailable, ModelEnvironments, model_python
+from monitoring.shadow.environments import EnvironmentUnavailable, ModelEnvironments, model_python
 
-CHILD_SCRIPT = Path(__file__).resolve().with_name("shadow_child.py")
+CHILD_SCRIPT = Path(__file__).resolve().with_name("child.py")
 OUTPUT_LINES = 20  # of the child's stdout and stderr, kept when it crashed
 OUTPUT_CHARS = 4000
 # Variables kept from this process: OpenBLAS builds that crash or compute wrongly on some processors
@@ -120,7 +120,7 @@ class ModelReplay:
     # "" or why nothing could be predicted: loading raised (with the exception text), the time limit,
     # the memory limit, or the child crashed (exit code or signal and its last output lines).
     error: str = ""
-    # The error is the model's environment that could not be built (shadow_envs): the package index
+    # The error is the model's environment that could not be built (environments.py): the package index
     # away or a requirement no index has; the model itself never ran.
     environment_failed: bool = False
     batches: list[BatchOutcome] = field(default_factory=list)  # in order; none after a model-level error

@@ -1,8 +1,8 @@
 """The child side of a shadow replay: load one MLflow pyfunc model and predict stored batches.
 
-Started by monitoring/shadow_replay.py as
+Started by monitoring/shadow/replay.py as
 
-    python -I shadow_child.py WORKDIR
+    python -I child.py WORKDIR
 
 with WORKDIR as its current directory, an environment of a few whitelisted variables (no secret of
 the portal's: no database URL, no Django key, no MLflow credentials), its own session and process

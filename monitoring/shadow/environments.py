@@ -18,7 +18,7 @@ package index: variables starting with UV_ (an index URL with a token in it reac
 the TLS certificate and proxy variables. It has a time limit, after which its process group is
 killed and the half-built environment removed.
 
-No Django here: `shadow_replay.replay` asks for the interpreter of each model it runs.
+No Django here: `replay.replay` asks for the interpreter of each model it runs.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class EnvironmentUnavailable(Exception):
 
 @dataclass(frozen=True)
 class ModelPython:
-    executable: str  # the interpreter that runs shadow_child.py for this model
+    executable: str  # the interpreter that runs child.py for this model
     note: str = ""  # for the evaluation: where the model ran, and what building its environment cost
 
 

@@ -5,8 +5,8 @@ How it flows: a promotion request is made (registry's `promotion_requested` sign
 presses "Run again" -> `shadow_evaluation_queue` -> the task `shadow_evaluation_execute` on the
 shadow queue -> `shadow_evaluation_run`: sample the stored batches (`shadow_sample`), download both
 versions in this process (MLflow credentials never leave it), run each in a child process started
-for it with no secrets in its environment and a time and memory limit (`shadow_replay`), compare
-the predictions (`shadow_stats`) and store it all. The gate's "shadow" check (`gate.py`) reads the
+for it with no secrets in its environment and a time and memory limit (`replay`), compare
+the predictions (`stats`) and store it all. The gate's "shadow" check (`gate.py`) reads the
 latest evaluation of the versions it is asked about; it never runs a model itself.
 """
 
@@ -108,7 +108,7 @@ def _as_sent(frame: pd.DataFrame, batch: InferenceBatch) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class ShadowSample:
-    batches: list  # [shadow_replay.BatchSample]: the rows as production sent them, model inputs only
+    batches: list  # [replay.BatchSample]: the rows as production sent them, model inputs only
     labels: pd.Series  # the monitor's label column for the same rows, in the same order (None where absent)
     facts: dict[str, Any]  # what was sampled, as the evaluation stores it
 
@@ -117,7 +117,7 @@ def shadow_sample(*, monitor: Monitor, now: datetime, days: int, max_rows: int, 
     """At most `max_rows` rows of what production sent `monitor` in the `days` before `now`, spread
     evenly over the days and, within a day, over its batches by size; each batch's rows keep the
     types they were sent with."""
-    from monitoring.shadow_replay import BatchSample
+    from monitoring.shadow.replay import BatchSample
 
     batches = list(_traffic(monitor, now=now, days=days).order_by("event_time", "pk"))
     by_day: dict[str, list[InferenceBatch]] = defaultdict(list)
@@ -301,7 +301,7 @@ def shadow_results(
     *, samples: list, labels: pd.Series, candidate: Any, holder: Any | None, monitor: Monitor, metric: str
 ) -> dict[str, Any]:
     """Pure given the replays: what the page and the gate read (JSON)."""
-    from monitoring import shadow_stats
+    from monitoring.shadow import stats as shadow_stats
 
     results: dict[str, Any] = {
         "candidate": _model_summary(candidate, None),
@@ -389,8 +389,8 @@ def comparison_words(results: dict[str, Any], *, evaluation: ShadowEvaluation) -
 def shadow_evaluation_run(*, evaluation_id: int) -> ShadowEvaluation:
     """The job: sample, download, replay, compare, store. The portal's own failures (MLflow away,
     a batch file gone) mark the evaluation "could not run"; a model's failures are its results."""
-    from monitoring.shadow_envs import ModelEnvironments
-    from monitoring.shadow_replay import ReplayLimits, model_download, replay
+    from monitoring.shadow.environments import ModelEnvironments
+    from monitoring.shadow.replay import ReplayLimits, model_download, replay
     from registry.promotions.policies import policy_for
 
     evaluation = ShadowEvaluation.objects.select_related("monitor").get(pk=evaluation_id)
