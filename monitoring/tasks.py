@@ -135,10 +135,3 @@ def lost_work_sweep_task(self) -> None:  # noqa: ANN001
 def shadow_evaluation_execute_task(evaluation_id: int) -> None:
     if shadow.shadow_evaluation_claim(evaluation_id=evaluation_id):
         shadow.shadow_evaluation_run(evaluation_id=evaluation_id)
-
-
-# The functions' names before they were named as tasks, for callers outside monitoring that import
-# them (tests/faults/test_f3_worker_killed_mid_drift.py, tests/faults/test_f4_broker_outage.py).
-# Remove once those import the *_task names.
-drift_run_execute = drift_run_execute_task
-lost_work_sweep = lost_work_sweep_task

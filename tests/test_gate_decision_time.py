@@ -4,8 +4,8 @@ more before the promote task moves the alias. The request keeps its request-time
 
 import pytest
 
-from monitoring import services as monitoring_services
 from monitoring.models import Alert, Monitor
+from monitoring.services.alerts import alert_raise
 from registry.mlflow_client import MlflowRestClient
 from registry.models import AuditEvent
 from registry.promotions.decisions import promotion_approve
@@ -42,7 +42,7 @@ def _critical_drift(project, model_name: str = "churn-classifier") -> Alert:
     monitor = Monitor.objects.create(
         project=project, name="Churn in production", model_name=model_name, alias="champion"
     )
-    alert, _ = monitoring_services.alert_raise(
+    alert, _ = alert_raise(
         monitor=monitor, kind=Alert.Kind.WINDOW_DRIFT, key_suffix="w1", severity="critical", title="Window drifted"
     )
     return alert

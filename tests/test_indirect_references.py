@@ -7,8 +7,9 @@ project of their own (and so monitors in it) but may not see the private project
 import pytest
 from django.utils import timezone
 
-from monitoring import services as monitoring_services
 from monitoring.models import Monitor, NotificationChannel, ReferenceProfile
+from monitoring.services.monitors import monitor_create, monitor_update
+from registry.errors import PortalError
 from registry.models import SyncRun
 from registry.promotions.models import PromotionRequest
 from tests.factories import ExperimentFactory, ProjectFactory, RegisteredModelFactory, RunFactory
@@ -68,11 +69,11 @@ def test_a_member_may_point_a_monitor_at_their_projects_model(client, engineer, 
 
 def test_editing_a_monitor_to_watch_a_hidden_model_is_refused(outsider, outsiders_project, secret_model):
     RegisteredModelFactory(name="my-model", project=outsiders_project)
-    monitor = monitoring_services.monitor_create(
+    monitor = monitor_create(
         actor=outsider, project=outsiders_project, name="mine", model_name="my-model", expected_schema=[]
     )
-    with pytest.raises(monitoring_services.PortalError, match="No registered model"):
-        monitoring_services.monitor_update(actor=outsider, monitor_id=monitor.pk, model_name=SECRET_MODEL)
+    with pytest.raises(PortalError, match="No registered model"):
+        monitor_update(actor=outsider, monitor_id=monitor.pk, model_name=SECRET_MODEL)
     monitor.refresh_from_db()
     assert monitor.model_name == "my-model"
 
@@ -80,7 +81,7 @@ def test_editing_a_monitor_to_watch_a_hidden_model_is_refused(outsider, outsider
 def _reference_from_run(client, outsider, outsiders_project, run_id: str):
     """The outsider asks their own monitor to take its reference from the run named `run_id`."""
     RegisteredModelFactory(name="my-model", project=outsiders_project)
-    monitor = monitoring_services.monitor_create(
+    monitor = monitor_create(
         actor=outsider, project=outsiders_project, name="mine", model_name="my-model", expected_schema=[]
     )
     client.force_login(outsider)

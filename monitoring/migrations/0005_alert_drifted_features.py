@@ -4,7 +4,7 @@ alert per drifted feature).
 Existing alerts are history and stay as they are, statuses included: the per-feature alerts of past
 windows are not deleted or resolved here. Each existing window alert gets the names of the
 per-feature alerts of its monitor and window, so the old windows read like the new ones. A re-run of
-a window resolves that window's remaining open per-feature alerts (monitoring.jobs._alerts_for_run).
+a window resolves that window's remaining open per-feature alerts (now monitoring.services.drift_runs._alerts_for_run).
 """
 
 from django.db import migrations, models

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from monitoring.services.monitors import monitor_create
+
 pytestmark = pytest.mark.django_db
 
 
@@ -181,11 +183,7 @@ def test_text_the_database_could_not_store_gets_400(client, engineer, body):
 def test_json_fields_the_database_could_not_store_get_400_and_ignored_ones_pass(
     client, engineer, private_project, value, reason
 ):
-    from monitoring import services as monitoring_services
-
-    monitor = monitoring_services.monitor_create(
-        actor=None, project=private_project, name="m", model_name="m", expected_schema=[]
-    )
+    monitor = monitor_create(actor=None, project=private_project, name="m", model_name="m", expected_schema=[])
     client.force_login(engineer)
     url = f"/api/v1/monitors/{monitor.pk}/retrain-trigger/"
     stored = client.put(url, f'{{"url": "https://ci.example/r", "options": {{"k": {value}}}}}', "application/json")
@@ -207,11 +205,7 @@ def test_a_nul_in_the_query_string_is_a_400_before_it_reaches_the_database(clien
 def test_numbers_too_large_for_their_column_get_400_not_a_database_error(
     client, engineer, private_project, field, value
 ):
-    from monitoring import services as monitoring_services
-
-    monitor = monitoring_services.monitor_create(
-        actor=None, project=private_project, name="m", model_name="m", expected_schema=[]
-    )
+    monitor = monitor_create(actor=None, project=private_project, name="m", model_name="m", expected_schema=[])
     client.force_login(engineer)
     response = client.put(
         f"/api/v1/monitors/{monitor.pk}/retrain-trigger/",

@@ -34,13 +34,13 @@ def test_on_a_wide_screen_there_is_no_menu_button(live_server, client, engineer)
 
 
 def test_the_alerts_filters_fit_a_phone_however_long_a_monitor_name(live_server, client, engineer):
-    from monitoring import services
+    from monitoring.services.monitors import monitor_create
 
     from ..factories import ProjectFactory
 
     project = ProjectFactory(name="Wide")
     project.memberships.create(user=engineer, role="lead")
-    services.monitor_create(
+    monitor_create(
         actor=None, project=project, name="m" * 110, model_name="wide-model", alias="champion", expected_schema=[]
     )
     with browser_page_as(engineer, live_server=live_server, client=client, width=390) as page:

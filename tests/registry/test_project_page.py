@@ -5,8 +5,8 @@ import pytest
 from django.utils import timezone
 
 from assessments.models import ScorecardSnapshot
-from monitoring import services as monitoring_services
 from monitoring.models import Alert
+from monitoring.services.monitors import monitor_create
 from tests.factories import ModelVersionFactory, ProjectFactory, PromotionRequestFactory, RegisteredModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def project(engineer, manager, reviewer):
 
 
 def _monitor(project, name):
-    return monitoring_services.monitor_create(
+    return monitor_create(
         actor=None, project=project, name=name, model_name="churn-model", alias="champion", expected_schema=[]
     )
 
