@@ -18,6 +18,7 @@ from assessments.errors import AnswerInvalid, PermissionDenied
 from assessments.models import AnswerStatus, AttestedAnswer, Criterion, LevelChange, ReviewState, ScorecardSnapshot
 from assessments.scoring.results import CriterionSpec
 from assessments.scoring.scorecard import Scorecard
+from mlopsportal.dispatch import send_now
 from registry.audit import audit_record
 from registry.models import Project
 
@@ -134,13 +135,11 @@ _recompute_pending = threading.local()
 
 
 def _recompute_dispatch_pending() -> None:
-    from assessments.tasks import scorecard_recompute_task
-
     pending = getattr(_recompute_pending, "ids", set())
     _recompute_pending.ids = set()
     for project_id in sorted(pending):
         try:
-            scorecard_recompute_task.delay(project_id)
+            send_now("assessments.tasks.scorecard_recompute_task", project_id)
         except OperationalError:
             # The answer is saved; the nightly recomputation stores the snapshot if this one is lost.
             logger.warning("Broker unavailable: scorecard of project %s recomputed at the next nightly run", project_id)

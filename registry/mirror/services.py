@@ -13,10 +13,8 @@ from registry.models import Experiment, MetricHistory, Project, RegisteredModel,
 
 def sync_request(*, user: AbstractBaseUser, full: bool = False) -> None:
     """Queue a sync pass on the workers (after the request's transaction commits)."""
-    from registry.mirror.tasks import mlflow_sync
-
     kind = SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL
-    queue_after_commit(mlflow_sync, kind=kind, requested_by_id=user.pk)
+    queue_after_commit("registry.tasks.mlflow_sync", kind=kind, requested_by_id=user.pk)
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mlopsportal.dispatch import send_now
 from registry.audit import audit_record
 from registry.mlflow_client import MlflowRestClient
 from registry.models import ModelVersion
@@ -31,10 +32,8 @@ logger = logging.getLogger(__name__)
 
 
 def promotion_dispatch(request_id: int) -> None:
-    from registry.promotions.tasks import promotion_execute
-
     try:
-        promotion_execute.delay(request_id)
+        send_now("registry.promotion_tasks.promotion_execute", request_id)
     except Exception:  # the broker is down: the outbox row stays undispatched and the sweeper sends it
         logger.exception("Could not queue the promotion of request %s; the outbox sweeper will", request_id)
         return
