@@ -10,18 +10,20 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+from celery.signals import before_task_publish, task_postrun
 
 from mlopsportal.demo.mlflow_server import LEAN_ENV, mlflow_server_argv
 from registry.mlflow_client import mlflow_process_state_kept
 from registry.roles import Role
 
 from .factories import ProjectFactory, UserFactory
+from .waiting import TaskLedger, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -296,3 +298,21 @@ def private_project(engineer, reviewer, manager):
     project.memberships.create(user=reviewer, role="member")
     project.memberships.create(user=manager, role="member")
     return project
+
+
+@pytest.fixture
+def worker_drained(celery_worker) -> Iterator[Callable[[], None]]:
+    """Call it to wait until the worker has run every task queued since the test began (and every
+    task those queued); then assert that no duplicate arrived."""
+    ledger = TaskLedger()
+    before_task_publish.connect(ledger.on_publish, weak=False)
+    task_postrun.connect(ledger.on_finish, weak=False)
+
+    def wait() -> None:
+        wait_for(ledger.drained, timeout=120, message="the worker running every task queued")
+
+    try:
+        yield wait
+    finally:
+        before_task_publish.disconnect(ledger.on_publish)
+        task_postrun.disconnect(ledger.on_finish)

@@ -2,17 +2,13 @@
 way to wait until the test worker has run every task queued."""
 
 import io
-import threading
-from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
-from celery.signals import before_task_publish, task_postrun
 
 from monitoring.services import ingest_tokens, monitors, references
 from tests.factories import ProjectFactory
-from tests.waiting import wait_for
 
 SCHEMA = [
     {"name": "feature_a", "type": "float", "required": True},
@@ -70,43 +66,3 @@ def monitor(project):
 @pytest.fixture
 def ingest_key(monitor):
     return ingest_tokens.ingest_token_create(actor=None, monitor=monitor, name="serving").key
-
-
-class TaskLedger:
-    """The tasks published from this process (the test's and those the in-process worker's tasks
-    queue) against those the worker has finished, retries included: when they are equal, nothing
-    queued is left to run, so a duplicate that was coming has arrived."""
-
-    def __init__(self) -> None:
-        self.published = self.finished = 0
-        self.lock = threading.Lock()
-
-    def on_publish(self, **_: object) -> None:
-        with self.lock:
-            self.published += 1
-
-    def on_finish(self, **_: object) -> None:
-        with self.lock:
-            self.finished += 1
-
-    def drained(self) -> bool:
-        with self.lock:
-            return self.finished >= self.published
-
-
-@pytest.fixture
-def worker_drained(celery_worker) -> Iterator[Callable[[], None]]:
-    """Call it to wait until the worker has run every task queued since the test began (and every
-    task those queued), then assert: nothing is still on its way."""
-    ledger = TaskLedger()
-    before_task_publish.connect(ledger.on_publish, weak=False)
-    task_postrun.connect(ledger.on_finish, weak=False)
-
-    def wait() -> None:
-        wait_for(ledger.drained, timeout=120, message="the worker running every task queued")
-
-    try:
-        yield wait
-    finally:
-        before_task_publish.disconnect(ledger.on_publish)
-        task_postrun.disconnect(ledger.on_finish)
