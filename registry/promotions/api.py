@@ -120,6 +120,12 @@ class ApproveIn(serializers.Serializer):
 
 class RejectIn(serializers.Serializer):
     comment = serializers.CharField()
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=DATABASE_INT_MAX,
+        help_text="The version you reviewed; a mismatch is refused with 409.",
+    )
 
 
 @extend_schema_view(  # the filters are the list's, not every action's

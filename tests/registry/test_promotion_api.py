@@ -150,6 +150,16 @@ def test_a_stale_approval_is_a_409_that_changes_nothing(api, pending, model):
     assert PromotionRequest.objects.get(pk=pending["id"]).decisions.count() == 0
 
 
+def test_a_stale_rejection_is_a_409_that_changes_nothing(api, pending):
+    response = api("reviewer").post(
+        f"/api/v1/promotions/{pending['id']}/reject/", {"comment": "no", "version": 1}, content_type="application/json"
+    )
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "stale"
+    assert PromotionRequest.objects.get(pk=pending["id"]).decisions.count() == 0
+
+
 def test_requests_filter_by_state_model_and_alias(api, pending, model):
     client = api("reviewer")
     assert [r["id"] for r in client.get("/api/v1/promotions/?state=pending").json()["results"]] == [pending["id"]]
