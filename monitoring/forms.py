@@ -176,6 +176,10 @@ class AlertFilterForm(forms.Form):
         error_messages={"invalid": MONITOR_ID_ERROR, "min_value": MONITOR_ID_ERROR, "max_value": MONITOR_ID_ERROR},
     )
 
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        # Values as typed into a URL: "open " filters as "open" does, as the page always has.
+        super().__init__({name: data.get(name, "").strip() for name in data} if data is not None else None, **kwargs)
+
     def error_lines(self) -> list[str]:
         """Each refused filter, named: "monitor: give a monitor's id, a number."."""
         return [f"{name}: {error}" for name, errors in self.errors.items() for error in errors]

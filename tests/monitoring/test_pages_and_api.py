@@ -447,6 +447,10 @@ def test_the_alert_filters_still_filter(client, engineer, computed):
     client.force_login(engineer)
     listed = client.get(f"/api/v1/alerts/?monitor={computed.pk}&status=open").json()
     assert listed["count"] == computed.alerts.filter(status="open").count() > 0
+    # Values as typed into a URL, with a space around them, filter as they always did.
+    assert client.get(f"/api/v1/alerts/?monitor=%20{computed.pk}&status=open%20").json()["count"] == listed["count"]
+    page = client.get("/alerts/?status=open%20&kind=%20window_drift")
+    assert page.status_code == 200 and page.context["filter_errors"] == []
 
 
 def test_the_new_monitor_form_suggests_the_models_and_aliases_the_engineer_may_see(client, engineer):
