@@ -4,7 +4,7 @@ The monitoring storage is a real filesystem of its own: a tmpfs of 256 KiB mount
 (root only; skipped where mounting is not allowed). A batch bigger than the space left gets 507 with
 a JSON message and Retry-After, nothing stays behind (no row, no partial file) and the monitor gets
 one critical alert however many batches are refused; the same filesystem remounted read-only gives
-503; given room again, the next batch is stored. Before monitoring.services.file_stored, a full disk
+503; given room again, the next batch is stored. Before monitoring.services.files.file_stored, a full disk
 answered 500 and left the partial file."""
 
 import subprocess
